@@ -1,0 +1,39 @@
+"""The `bot` command line: parse and dispatch; every command lives in bot/commands/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Imported lazily so `bot validate` never pays for (or imports) torch.
+COMMANDS = ("validate", "serve")
+
+
+def parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bot",
+        description="Taxonomy bot: validate leaves, generate data, train, benchmark and release.",
+    )
+    p.add_argument("--version", action="version", version="%(prog)s 0.1.0")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    wanted = [a for a in argv[:1] if a in COMMANDS]
+    for name in wanted or COMMANDS:  # only the command being run needs its module imported
+        try:
+            importlib.import_module(f"bot.commands.{name}").register(sub)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bot.commands.{name}":
+                raise
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser(argv).parse_args(argv)
+    module = importlib.import_module(f"bot.commands.{args.command}")
+    try:
+        return int(module.run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,152 @@
+"""`bot validate`: check leaves against the schemas and rules; exit 0 ok, 1 errors, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from bot.check import Options
+from bot.config import ConfigError, load_config
+from bot.rules import RULES
+from bot.taxonomy.find import collect, default_taxonomy, display, find_root, place
+from bot.validate import Report, check_all, cross_leaf, finish
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="check taxonomy leaves (qna.yaml)",
+        description="Check leaves against the JSON Schemas and the rules in "
+        "schema/README.md. Exit 0: no errors; 1: errors; 2: usage error.",
+    )
+    p.add_argument("paths", nargs="*", type=Path, help="leaf files or folders (default: taxonomy/)")
+    p.add_argument(
+        "--changed",
+        action="store_true",
+        help="only leaves added or modified vs --base (committed, staged, unstaged, untracked)",
+    )
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="base for --changed (default: origin/main, falling back to main)",
+    )
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="turn a rule off (repeatable); ids in schema/README.md",
+    )
+    p.add_argument(
+        "--require-version",
+        type=int,
+        metavar="N",
+        help="new or changed leaves must declare at least version N",
+    )
+    p.add_argument(
+        "--documents",
+        action="store_true",
+        help="also fetch knowledge documents and check commit and patterns",
+    )
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="print a table of leaves per branch and version after the results",
+    )
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
+
+
+def _usage(msg: str) -> int:
+    print(f"bot validate: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    cwd = Path.cwd()
+    root = find_root(cwd)
+    try:
+        cfg = load_config(root).validate
+    except ConfigError as exc:
+        return _usage(str(exc))
+    disabled = set(args.disable) | set(cfg.disable)
+    if unknown := sorted(disabled - RULES.keys()):
+        return _usage(f"unknown rule {', '.join(unknown)} (see schema/README.md)")
+    require = args.require_version or cfg.require_version
+    if require is not None and require not in (1, 2, 3):
+        return _usage("--require-version takes 1, 2 or 3")
+    if args.base and not args.changed:
+        return _usage("--base needs --changed")
+    paths = args.paths or [default_taxonomy(root)]
+    report = Report(files=[])
+    if args.changed:
+        from bot.gitdiff import GitError, changed_leaves
+
+        try:
+            changes = changed_leaves(cwd, args.base)
+        except GitError as exc:
+            return _usage(str(exc))
+        scope = [p.absolute() for p in paths]
+        keep = [f for f in changes.changed if any(f == s or s in f.parents for s in scope)]
+        leaves = [place(display(f, cwd)) for f in keep]
+        report.deleted = [str(display(f, cwd)) for f in changes.deleted]
+        report.notes.append(f"{len(leaves)} changed leaf file(s) vs {changes.base}")
+    else:
+        leaves, missing = collect(paths, cwd)
+        if missing:
+            return _usage(f"no such file or folder: {', '.join(missing)}")
+    tokenizer = None
+    if cfg.tokenizer:
+        tok = root / cfg.tokenizer
+        tokenizer = str(tok / "tokenizer.json" if tok.is_dir() else tok)
+        if not Path(tokenizer).is_file():
+            return _usage(f"bot.yaml validate.tokenizer: {tokenizer} not found")
+    opts = Options(
+        repo_root=root,
+        window=cfg.context_window,
+        tokenizer=tokenizer,
+        require_version=require,
+        documents=args.documents,
+        cache_dir=root / ".bot" / "cache",
+        signatures="duplicate-across-leaves" not in disabled and (len(leaves) > 1 or args.changed),
+    )
+    report.files = check_all(leaves, opts, args.jobs)
+    if opts.signatures:
+        if args.changed:
+            from bot.rules.dupindex import other_leaves
+
+            others = other_leaves(
+                root, default_taxonomy(root), {f.path for f in report.files}, opts, cwd
+            )
+            cross_leaf(report.files, {f.path for f in report.files}, others)
+        else:
+            cross_leaf(report.files)
+    finish(report.files, disabled)
+    return _emit(report, args)
+
+
+def _emit(report: Report, args: argparse.Namespace) -> int:
+    if args.format == "json":
+        from bot.report.json import render
+
+        sys.stdout.write(render(report))
+    else:
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        if args.format == "github":
+            from bot.report.github import commands, write_summary
+
+            sys.stdout.write(commands(report))
+            write_summary(report, os.environ.get("GITHUB_STEP_SUMMARY"))
+        else:
+            from bot.report.text import render as render_text
+
+            render_text(report, console)
+        if args.summary:
+            from bot.summary import table
+
+            console.print(table(report))
+    return 1 if report.errors else 0

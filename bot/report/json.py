@@ -1,0 +1,29 @@
+"""The machine-readable form: exactly one JSON document on stdout."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.problems import Severity
+from bot.validate import Report
+
+
+def as_dict(report: Report) -> dict[str, Any]:
+    files = [
+        {
+            "path": f.path,
+            "errors": [p.as_dict() for p in f.problems if p.severity is Severity.ERROR],
+            "warnings": [p.as_dict() for p in f.problems if p.severity is Severity.WARNING],
+        }
+        for f in report.files
+    ]
+    return {
+        "files": files,
+        "deleted": report.deleted,
+        "summary": {"files": len(files), "errors": report.errors, "warnings": report.warnings},
+    }
+
+
+def render(report: Report) -> str:
+    return json.dumps(as_dict(report), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,108 @@
+"""Rules about where a leaf sits and what lies beside it: file-name, symlink,
+layout-branch, leaf-nesting, attribution."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bot.problems import Problem, error, warning
+from bot.taxonomy.find import BRANCHES, LEAF_NAME, LeafFile
+
+
+def file_name(leaf: LeafFile) -> list[Problem]:
+    if leaf.path.name == LEAF_NAME:
+        return []
+    return [
+        error(
+            "file-name",
+            f"leaf files must be named exactly '{LEAF_NAME}', not "
+            f"'{leaf.path.name}': rename it (other tools will not see this leaf)",
+        )
+    ]
+
+
+def symlink(leaf: LeafFile, repo_root: Path) -> list[Problem]:
+    """A link may point within the repository; one that escapes it could read any file."""
+    if not leaf.path.is_symlink():
+        return []
+    target = leaf.path.resolve()
+    if target.is_relative_to(repo_root.resolve()):
+        return []
+    return [
+        error(
+            "symlink",
+            f"symbolic link to {os.readlink(leaf.path)} points outside the "
+            "repository; commit the file itself",
+        )
+    ]
+
+
+def branch(leaf: LeafFile) -> list[Problem]:
+    if leaf.branch is not None:
+        return []
+    return [
+        warning(
+            "layout-branch",
+            "this file is not under any of "
+            f"{', '.join(b + '/' for b in BRANCHES)}; it was checked as "
+            "knowledge if it has a `document` key, else as a skill",
+        )
+    ]
+
+
+def nesting(leaf: LeafFile) -> list[Problem]:
+    """A leaf inside another leaf's folder makes the outer leaf's contents ambiguous."""
+    out: list[Problem] = []
+    here = leaf.leaf_dir.absolute()
+    depth = max(len(leaf.taxonomy_path) - 2, 0)  # stop at the branch folder
+    for parent in list(here.parents)[:depth]:
+        if (parent / LEAF_NAME).is_file():
+            out.append(
+                error(
+                    "leaf-nesting",
+                    f"this leaf is inside another leaf "
+                    f"({parent / LEAF_NAME}); move one of them so that no qna.yaml "
+                    "sits in a folder above another",
+                )
+            )
+            break
+    for top, dirs, files in os.walk(here):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if top != str(here) and LEAF_NAME in files:
+            inner = Path(top, LEAF_NAME)
+            out.append(
+                error(
+                    "leaf-nesting",
+                    f"another leaf sits inside this one ({inner}); "
+                    "move it out so that no qna.yaml sits above another",
+                )
+            )
+            break
+    return out
+
+
+def attribution(leaf: LeafFile, version: int) -> list[Problem]:
+    if version < 2:
+        return []
+    path = leaf.leaf_dir / "attribution.txt"
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return [
+            error(
+                "attribution",
+                f"{path} is missing; version {version} leaves need an "
+                "attribution.txt (title, link, licence and creators of the source)",
+            )
+        ]
+    except OSError as exc:
+        return [error("attribution", f"{path} cannot be read: {exc.strerror}")]
+    if not text.strip():
+        return [
+            error(
+                "attribution",
+                f"{path} is empty; say where the content comes from and under which licence",
+            )
+        ]
+    return []

@@ -1,0 +1,1 @@
+"""Finding leaves in a taxonomy tree and loading them with source locations."""

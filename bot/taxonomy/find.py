@@ -1,0 +1,109 @@
+"""Find leaf files (qna.yaml) under the paths a user names, and place each leaf in its tree.
+
+A taxonomy root is the folder holding the branch folders. The branch of a file
+is the first path component that names a branch, so both `taxonomy/knowledge/..`
+(this repository) and `knowledge/..` (a bare InstructLab checkout) work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+BRANCHES = ("knowledge", "foundational_skills", "compositional_skills")
+LEAF_NAME = "qna.yaml"
+# Misspellings we still pick up so that the user hears about them (rule file-name).
+NEAR_NAMES = frozenset({"qna.yml", "QNA.yaml", "qna.YAML", "Qna.yaml", "qna.yaml.txt"})
+
+
+@dataclass(frozen=True)
+class LeafFile:
+    path: Path  # as the user should see it (relative to cwd when possible)
+    branch: str | None  # None: not under any branch folder
+    taxonomy_path: tuple[str, ...]  # components after the taxonomy root, e.g. ("knowledge", "x")
+
+    @property
+    def kind(self) -> str:
+        return "knowledge" if self.branch == "knowledge" else "skill"
+
+    @property
+    def leaf_dir(self) -> Path:
+        return self.path.parent
+
+
+def place(path: Path) -> LeafFile:
+    parts = path.absolute().parts
+    for i, part in enumerate(parts):
+        if part in BRANCHES:
+            return LeafFile(path, part, tuple(parts[i:]))
+    return LeafFile(path, None, (path.name,))
+
+
+def is_candidate(name: str) -> bool:
+    return name == LEAF_NAME or name in NEAR_NAMES
+
+
+def walk(root: Path) -> list[Path]:
+    """All candidate leaf files below root, sorted; skips hidden folders (.git, .bot)."""
+    found: list[Path] = []
+    stack = [str(root)]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as it:
+                for entry in it:
+                    if entry.name.startswith("."):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                    elif is_candidate(entry.name):
+                        found.append(Path(entry.path))
+        except OSError:
+            continue
+    found.sort()
+    return found
+
+
+def display(path: Path, cwd: Path) -> Path:
+    try:
+        return path.absolute().relative_to(cwd)
+    except ValueError:
+        return path
+
+
+def collect(paths: list[Path], cwd: Path) -> tuple[list[LeafFile], list[str]]:
+    """Leaf files for the given files/folders, plus messages for paths that don't exist."""
+    missing: list[str] = []
+    seen: set[Path] = set()
+    out: list[LeafFile] = []
+    for p in paths:
+        if p.is_dir():
+            files = walk(p)
+        elif p.exists() or p.is_symlink():
+            files = [p]
+        else:
+            missing.append(str(p))
+            continue
+        for f in files:
+            key = f.absolute()
+            if key not in seen:
+                seen.add(key)
+                out.append(place(display(f, cwd)))
+    return out, missing
+
+
+def find_root(start: Path) -> Path:
+    """The repository root (nearest folder with .git), else `start`; no pygit2 import."""
+    here = start.absolute()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return here
+
+
+def default_taxonomy(root: Path) -> Path:
+    """`taxonomy/` in this project's layout; the root itself in a bare InstructLab repo."""
+    if (root / "taxonomy").is_dir() or not any((root / b).is_dir() for b in BRANCHES):
+        return root / "taxonomy"
+    return root

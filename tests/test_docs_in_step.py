@@ -1,0 +1,22 @@
+"""Documentation that users read must match the code: rule ids, README commands."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.rules import RULES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_rule_documented_with_its_severity() -> None:
+    text = (ROOT / "schema" / "README.md").read_text()
+    documented = dict(re.findall(r"^\| `([a-z0-9-]+)` \| (error|warning)", text, re.M))
+    assert documented == {r.id: r.severity.value for r in RULES.values()}
+
+
+def test_readme_commands_are_the_dev_script() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert "./dev.sh run" in readme and "./dev.sh test" in readme
+    assert "./dev.sh test" in (ROOT / ".ci" / "run").read_text()
