@@ -11,7 +11,7 @@ from bot.problems import Problem, Severity
 from bot.taxonomy.find import LeafFile
 
 # Below this many files a worker pool costs more than it saves.
-PARALLEL_FROM = 64
+PARALLEL_FROM = 400
 
 
 @dataclass

@@ -20,3 +20,19 @@ def test_readme_commands_are_the_dev_script() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "./dev.sh run" in readme and "./dev.sh test" in readme
     assert "./dev.sh test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_pre_commit_files_are_valid() -> None:
+    import subprocess
+    import sys
+
+    for cmd, path in (
+        ("validate-manifest", ".pre-commit-hooks.yaml"),
+        ("validate-config", ".pre-commit-config.yaml"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pre_commit", cmd, str(ROOT / path)],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr

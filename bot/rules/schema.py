@@ -1,8 +1,9 @@
 """Rule `schema` (plus `version`, `knowledge-version`): JSON Schema checks with located messages.
 
 The schemas are ours (schema/ at the repository root, copied into the wheel)
-and accept every valid InstructLab leaf unchanged. jsonschema's own messages are
-rewritten into ones that name the key and say what to do.
+and accept every valid InstructLab leaf unchanged. They are evaluated by
+schemalite (see there why not the jsonschema library); each failed keyword
+becomes a message that names the key and says what to do.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-
 from bot.problems import Problem, error
+from bot.rules.schemalite import SchemaError, check_supported, iter_errors
 from bot.taxonomy.yamlload import Loaded
 from bot.taxonomy.yamlload import Path as YPath
 
@@ -35,9 +34,12 @@ def schema_dir() -> Path:
 
 
 @cache
-def validator(kind: str, version: int) -> Draft202012Validator:
-    data = json.loads((schema_dir() / f"v{version}" / f"{kind}.json").read_text("utf-8"))
-    return Draft202012Validator(data)
+def load_schema(kind: str, version: int) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (schema_dir() / f"v{version}" / f"{kind}.json").read_text("utf-8")
+    )
+    check_supported(data)
+    return data
 
 
 def dotted(path: YPath) -> str:
@@ -79,9 +81,9 @@ def declared_version(doc: Loaded) -> tuple[int | None, list[Problem]]:
     ]
 
 
-def _messages(err: ValidationError, doc: Loaded) -> list[Problem]:
-    path: YPath = tuple(err.absolute_path)
-    inst, kw, val = err.instance, err.validator, err.validator_value
+def _messages(err: SchemaError, doc: Loaded) -> list[Problem]:
+    path: YPath = err.path
+    inst, kw, val = err.instance, err.keyword, err.expected
     where = dotted(path)
     if kw == "additionalProperties" and isinstance(inst, dict):
         allowed = list(err.schema.get("properties", {}))
@@ -133,12 +135,12 @@ def _messages(err: ValidationError, doc: Loaded) -> list[Problem]:
                 *pos,
             )
         ]
-    return [error("schema", f"{where}: {err.message}", *pos)]
+    return [error("schema", f"{where} fails the schema's {kw} = {val!r}", *pos)]
 
 
 def check(doc: Loaded, kind: str, version: int) -> list[Problem]:
     """Schema problems, sorted by position. `doc.data` must not be None."""
     out: list[Problem] = []
-    for err in validator(kind, version).iter_errors(doc.data):
+    for err in iter_errors(load_schema(kind, version), doc.data):
         out.extend(_messages(err, doc))
     return out
