@@ -26,7 +26,7 @@ class Options:
     require_version: int | None = None
     documents: bool = False
     cache_dir: Path | None = None
-    signatures: bool = False  # compute MinHash signatures for the cross-leaf rule
+    shingles: bool = False  # keep shingle hashes for the cross-leaf rule
 
 
 @dataclass
@@ -37,7 +37,7 @@ class FileResult:
     branch: str | None = None
     version: int | None = None
     units: list[tuple[tuple[str | int, ...], int, str]] = field(default_factory=list)
-    signatures: bytes = b""
+    shingles: list[bytes] = field(default_factory=list)  # per unit: array("q") bytes
 
 
 @cache
@@ -137,8 +137,9 @@ def check_file(leaf: LeafFile, opts: Options) -> FileResult:
         count, unit = content.words_as_tokens, "tokens (estimated from words)"
     res.problems += content.sizes(doc, kind, content.Limits(opts.window), count, unit)
     items = duplicates.units(doc.data, kind)
-    res.problems += duplicates.within_leaf(doc, items)
+    hashed = [duplicates.shingle_hashes(u.text) for u in items]
+    res.problems += duplicates.within_leaf(doc, items, hashed)
     res.units = [(u.path, doc.where(u.path)[0], u.kind) for u in items]
-    if opts.signatures and items:
-        res.signatures = duplicates.signatures(items).tobytes()
+    if opts.shingles:
+        res.shingles = [h.tobytes() for h in hashed]
     return res

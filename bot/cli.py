@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 # Imported lazily so `bot validate` never pays for (or imports) torch.
-COMMANDS = ("validate", "serve")
+COMMANDS = ("validate", "generate", "serve")
 
 
 def parser(argv: Sequence[str]) -> argparse.ArgumentParser:

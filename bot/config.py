@@ -1,17 +1,21 @@
 """The repository's bot.yaml: every knob with its default, loaded strictly.
 
-Unknown keys are errors (a typo must never be silently ignored). Only the
-`validate` section is read on the validate path; later stages add sections.
+Each section is a frozen dataclass; its fields are the keys, their annotations
+the accepted types and their defaults the documented defaults. Unknown keys and
+wrong types are located errors: a typo must never be silently ignored.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.problems import Problem, error
-from bot.taxonomy.yamlload import load
+from bot.taxonomy.yamlload import Loaded, load
 
 FILE = "bot.yaml"
 
@@ -25,9 +29,18 @@ class ValidateConfig:
 
 
 @dataclass(frozen=True)
+class GenerateConfig:
+    teacher: str = "embedded"  # model spec: embedded | hf:DIR | openai:URL[#model] | vllm:MODEL
+    samples: int = 8  # generated samples kept per leaf (seed examples are added on top)
+    seed: int = 0
+    temperature: float = 0.7
+    max_rounds: int = 3  # over-generation rounds when filters drop too much
+
+
+@dataclass(frozen=True)
 class Config:
     validate: ValidateConfig = field(default_factory=ValidateConfig)
-    raw: dict[str, Any] = field(default_factory=dict)  # all sections, for later stages
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
 
 
 class ConfigError(Exception):
@@ -36,37 +49,55 @@ class ConfigError(Exception):
         super().__init__("; ".join(f"{path}:{p.line}:{p.column}: {p.message}" for p in problems))
 
 
-def _validate_section(data: Any, where: Any) -> tuple[ValidateConfig, list[Problem]]:
+def _accepts(annotation: Any, value: Any) -> Any:
+    """The value converted to the annotated type, or raise TypeError."""
+    options = (
+        typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    )
+    for opt in options:
+        if opt is type(None) and value is None:
+            return None
+        origin = typing.get_origin(opt)
+        if origin is tuple and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        if opt is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if opt in (int, str, bool) and type(value) is opt:
+            return value
+    raise TypeError
+
+
+def _section(cls: Any, name: str, data: Any, doc: Loaded) -> tuple[Any, list[Problem]]:
     if data is None:
-        return ValidateConfig(), []
+        return cls(), []
     if not isinstance(data, dict):
-        return ValidateConfig(), [error("config", "validate: must be a mapping", *where(()))]
-    known = {"context_window": int, "tokenizer": str, "disable": list, "require_version": int}
-    problems = []
+        return cls(), [error("config", f"{name}: must be a mapping", *doc.where((name,)))]
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values, problems = {}, []
     for key, value in data.items():
-        want = known.get(key)
-        if want is None:
+        if key not in fields:
             problems.append(
                 error(
                     "config",
-                    f"unknown key validate.{key}; known: {', '.join(known)}",
-                    *where(("validate", key), key=True),
+                    f"unknown key {name}.{key}; known: {', '.join(sorted(fields))}",
+                    *doc.where((name, key), key=True),
                 )
             )
-        elif not isinstance(value, want) or isinstance(value, bool):
+            continue
+        try:
+            values[key] = _accepts(hints[key], value)
+        except TypeError:
+            want = " or ".join(
+                getattr(t, "__name__", str(t))
+                for t in (typing.get_args(hints[key]) or (hints[key],))
+            )
             problems.append(
                 error(
-                    "config", f"validate.{key} must be {want.__name__}", *where(("validate", key))
+                    "config", f"{name}.{key} must be {want}, not {value!r}", *doc.where((name, key))
                 )
             )
-    if problems:
-        return ValidateConfig(), problems
-    return ValidateConfig(
-        context_window=data.get("context_window", 4096),
-        tokenizer=data.get("tokenizer"),
-        disable=tuple(str(x) for x in data.get("disable", [])),
-        require_version=data.get("require_version"),
-    ), []
+    return cls(**values), problems
 
 
 def load_config(root: Path) -> Config:
@@ -79,7 +110,23 @@ def load_config(root: Path) -> Config:
         raise ConfigError(path, problems or [error("config", "cannot read bot.yaml")])
     if not isinstance(doc.data, dict):
         raise ConfigError(path, [error("config", "bot.yaml must be a mapping of sections")])
-    section, problems = _validate_section(doc.data.get("validate"), doc.where)
+    sections: dict[str, type] = {
+        name: typing.get_type_hints(Config)[name]
+        for name in (f.name for f in dataclasses.fields(Config))
+    }
+    out: dict[str, Any] = {}
+    for name, value in doc.data.items():
+        if name not in sections:
+            problems.append(
+                error(
+                    "config",
+                    f"unknown section '{name}'; known: {', '.join(sections)}",
+                    *doc.where((name,), key=True),
+                )
+            )
+            continue
+        out[name], found = _section(sections[name], name, value, doc)
+        problems += found
     if problems:
         raise ConfigError(path, problems)
-    return Config(section, doc.data)
+    return Config(**out)

@@ -51,19 +51,19 @@ def check_all(leaves: list[LeafFile], opts: Options, jobs: int | None = None) ->
 def cross_leaf(
     results: list[FileResult], focus: set[str] | None = None, extra: Iterable[FileResult] = ()
 ) -> None:
-    """Add duplicate-across-leaves warnings in place (needs signatures on the results)."""
-    import numpy as np
+    """Add duplicate-across-leaves warnings in place (needs shingles on the results)."""
+    from array import array
 
-    from bot.rules.duplicates import HASHES, Entry, across_leaves
+    from bot.rules.duplicates import Entry, across_leaves
 
-    pool = [r for r in (*results, *extra) if r.signatures]
-    if len(pool) < 2:
-        return
-    entries = [Entry(r.path, path, line, kind) for r in pool for path, line, kind in r.units]
-    sigs = np.concatenate(
-        [np.frombuffer(r.signatures, dtype=np.uint32).reshape(-1, HASHES) for r in pool]
-    )
-    found = across_leaves(entries, sigs, focus)
+    entries, sets = [], []
+    for r in (*results, *extra):
+        for (path, line, kind), blob in zip(r.units, r.shingles, strict=False):
+            entries.append(Entry(r.path, path, line, kind))
+            hashes: array[int] = array("q")
+            hashes.frombytes(blob)
+            sets.append(hashes)
+    found = across_leaves(entries, sets, focus)
     for r in results:
         r.problems.extend(found.get(r.path, []))
 

@@ -110,21 +110,30 @@ def run(args: argparse.Namespace) -> int:
         require_version=require,
         documents=args.documents,
         cache_dir=root / ".bot" / "cache",
-        signatures="duplicate-across-leaves" not in disabled and (len(leaves) > 1 or args.changed),
+        shingles="duplicate-across-leaves" not in disabled and (len(leaves) > 1 or args.changed),
     )
     report.files = check_all(leaves, opts, args.jobs)
-    if opts.signatures:
-        if args.changed:
-            from bot.rules.dupindex import other_leaves
-
-            others = other_leaves(
-                root, default_taxonomy(root), {f.path for f in report.files}, opts, cwd
-            )
-            cross_leaf(report.files, {f.path for f in report.files}, others)
-        else:
-            cross_leaf(report.files)
+    if opts.shingles:
+        cross_leaf(report.files)
+        if args.changed and report.files:
+            _against_committed(report, root, cwd, opts)
     finish(report.files, disabled)
     return _emit(report, args)
+
+
+def _against_committed(report: Report, root: Path, cwd: Path, opts: Options) -> None:
+    """--changed: compare the changed leaves with every other leaf through the cached index."""
+    from bot.rules.dupindex import compare_with_committed
+
+    def shown(rel: str) -> str:
+        return str(display(root / rel, cwd))
+
+    found = compare_with_committed(
+        report.files, root, default_taxonomy(root), opts.cache_dir or root / ".bot" / "cache", shown
+    )
+    for r in report.files:
+        lines = {p.line for p in r.problems if p.rule == "duplicate-across-leaves"}
+        r.problems += [p for p in found.get(r.path, []) if p.line not in lines]
 
 
 def _emit(report: Report, args: argparse.Namespace) -> int:

@@ -1,28 +1,31 @@
 """Rules duplicate-example (within a leaf) and duplicate-across-leaves.
 
 Two seed examples are near-identical when the Jaccard similarity of their word
-3-gram sets is at least NEAR. Within a leaf every pair is compared exactly.
-Across leaves, MinHash signatures (64 hashes) with LSH banding find candidates
-in linear time; the similarity reported there is the MinHash estimate.
+3-gram sets is at least NEAR. Shingles are hashed to 64-bit integers
+(deterministic across processes and runs, so they can be cached). Within a leaf
+every pair is compared. Across leaves, prefix filtering finds every pair at or
+above NEAR without comparing all pairs: with shingles ordered rarest first, two
+sets that similar must share one of the first |A| - ceil(NEAR * |A|) + 1
+shingles of A. Every reported similarity is exact (up to 64-bit hash collisions).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import zlib
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from itertools import combinations
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from bot.problems import Problem, error, warning
 from bot.rules.schema import dotted
 from bot.taxonomy.yamlload import Loaded
 from bot.taxonomy.yamlload import Path as YPath
 
-if TYPE_CHECKING:
-    import numpy as np
-
 NEAR = 0.8
-HASHES, BANDS = 64, 16
 _WORD = re.compile(r"\w+")
 
 
@@ -63,27 +66,51 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def shingles(ws: list[str]) -> set[tuple[str, ...]]:
-    if len(ws) < 3:
-        return {tuple(ws)}
-    return set(zip(ws, ws[1:], ws[2:], strict=False))
+_word_ids: dict[str, int | None] = {}
 
 
-def jaccard(a: set[Any], b: set[Any]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
+def shingle_hashes(text: str) -> array[int]:
+    """Unique 64-bit hashes of the word 3-grams of `text` (the words if fewer).
+
+    Deterministic across processes and runs (so they can be cached): words go through
+    crc32, and hashing tuples of ints is not salted per process as str hashing is."""
+    ws = words(text)
+    ids = list(map(_word_ids.get, ws))
+    if None in ids:
+        for k, w in enumerate(ws):
+            if ids[k] is None:
+                ids[k] = _word_ids.setdefault(w, zlib.crc32(w.encode()))
+    if len(ids) < 3:
+        return array("q", [hash(tuple(ids))])
+    return array("q", set(map(hash, zip(ids, ids[1:], ids[2:], strict=False))))
 
 
-def within_leaf(doc: Loaded, items: list[Unit]) -> list[Problem]:
+def jaccard(a: set[Any] | frozenset[Any], b: set[Any] | frozenset[Any]) -> float:
+    if not a and not b:
+        return 1.0
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)
+
+
+def within_leaf(
+    doc: Loaded, items: list[Unit], hashed: Sequence[array[int]] | None = None
+) -> list[Problem]:
     out: list[Problem] = []
-    sets = [shingles(words(u.text)) for u in items]
-    contexts = [shingles(words(u.context)) if u.context else set() for u in items]
+    sets = [set(h) for h in (hashed or [shingle_hashes(u.text) for u in items])]
+    contexts: dict[int, set[int]] = {}  # computed only when the question + answer match
+
+    def context(i: int) -> set[int]:
+        if i not in contexts:
+            contexts[i] = set(shingle_hashes(items[i].context)) if items[i].context else set()
+        return contexts[i]
+
     reported: set[int] = set()
     for i, j in combinations(range(len(items)), 2):
         a, b = items[i], items[j]
         if a.kind != b.kind or j in reported:
             continue
         sim = jaccard(sets[i], sets[j])
-        if sim >= NEAR and jaccard(contexts[i], contexts[j]) >= NEAR:
+        if sim >= NEAR and jaccard(context(i), context(j)) >= NEAR:
             reported.add(j)
             how = "repeats" if sim == 1.0 else f"is {sim:.0%} similar to"
             out.append(
@@ -101,40 +128,8 @@ def within_leaf(doc: Loaded, items: list[Unit]) -> list[Problem]:
 # --- across leaves ------------------------------------------------------------------------
 
 
-def signatures(items: list[Unit]) -> np.ndarray:
-    """MinHash signatures, shape (len(items), HASHES), uint32; deterministic across processes."""
-    import numpy as np
-
-    rng = np.random.default_rng(20240801)
-    mul = rng.integers(1, 2**63, HASHES, dtype=np.uint64) | np.uint64(1)
-    add = rng.integers(0, 2**63, HASHES, dtype=np.uint64)
-    flat: list[int] = []
-    bounds: list[int] = []
-    for u in items:
-        ids = [zlib.crc32(w.encode()) for w in words(u.text)] or [0]
-        bounds.append(len(flat))
-        if len(ids) < 3:
-            acc = 0
-            for x in ids:
-                acc = (acc * 0x100000001B3 + x) & 0xFFFFFFFFFFFFFFFF
-            flat.append(acc)
-        else:
-            a = np.array(ids, dtype=np.uint64)
-            sh = (a[:-2] * np.uint64(0x9E3779B97F4A7C15) + a[1:-1]) * np.uint64(
-                0xC2B2AE3D27D4EB4F
-            ) + a[2:]
-            flat.extend(sh.tolist())
-    if not items:
-        return np.zeros((0, HASHES), dtype=np.uint32)
-    h = np.array(flat, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        mixed = (mul[:, None] * h[None, :] + add[:, None]) >> np.uint64(32)
-    sig = np.minimum.reduceat(mixed, np.array(bounds), axis=1).T
-    return sig.astype(np.uint32)
-
-
 class Entry(NamedTuple):
-    """One unit in the cross-leaf index: which file, where, and its kind."""
+    """One unit in the cross-leaf comparison: which file (group), where, its kind."""
 
     file: str
     path: YPath
@@ -142,49 +137,71 @@ class Entry(NamedTuple):
     kind: str
 
 
+def prefix_length(n: int) -> int:
+    """How many of a set's rarest shingles another set at Jaccard >= NEAR must hit."""
+    return n - math.ceil(NEAR * n) + 1
+
+
+def matches(
+    entries: Sequence[Entry], sets: Sequence[array[int]], focus: set[str] | None = None
+) -> dict[int, tuple[float, int]]:
+    """For each unit that near-duplicates a unit of another file: its best match.
+
+    The unit later in (file, line) order is the one matched (the earlier is the
+    original), except that with `focus` a unit in a focused file is preferred, so a
+    changed leaf hears about the unchanged leaf it copies from.
+    """
+    freq: Counter[int] = Counter()
+    for s in sets:
+        freq.update(s)
+    index: defaultdict[int, list[int]] = defaultdict(list)
+    members = [frozenset(s) for s in sets]
+    best: dict[int, tuple[float, int]] = {}
+    order = sorted(range(len(entries)), key=lambda i: (entries[i].file, entries[i].line))
+    for idx in order:
+        s = sets[idx]
+        if not s:
+            continue
+        prefix = sorted(s, key=freq.__getitem__)[: prefix_length(len(s))]
+        seen: set[int] = set()
+        e = entries[idx]
+        for h in prefix:
+            for other in index[h]:
+                if other in seen:
+                    continue
+                seen.add(other)
+                o = entries[other]
+                if o.file == e.file or o.kind != e.kind:
+                    continue
+                sim = jaccard(members[idx], members[other])
+                if sim < NEAR:
+                    continue
+                target, source = idx, other
+                if focus is not None and e.file not in focus and o.file in focus:
+                    target, source = other, idx  # report on the leaf being changed
+                if sim > best.get(target, (0.0, -1))[0]:
+                    best[target] = (sim, source)
+            index[h].append(idx)
+    return best
+
+
 def across_leaves(
-    entries: list[Entry], sigs: np.ndarray, focus: set[str] | None = None
+    entries: Sequence[Entry], sets: Sequence[array[int]], focus: set[str] | None = None
 ) -> dict[str, list[Problem]]:
     """Warnings per file. With `focus`, only files in it are reported on."""
-    import numpy as np
+    best = matches(entries, sets, focus)
+    return warnings_for(entries, best, focus)
 
-    rows = HASHES // BANDS
-    best: dict[int, tuple[float, int]] = {}
-    order_key = [(e.file, e.line) for e in entries]
-    for b in range(BANDS):
-        band = sigs[:, b * rows : (b + 1) * rows].astype(np.uint64)
-        key = np.zeros(len(entries), dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for c in range(rows):
-                key = key * np.uint64(0x100000001B3) + band[:, c]
-        order = np.argsort(key, kind="stable")
-        ks = key[order]
-        starts = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
-        ends = np.r_[starts[1:], len(ks)]
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            if e - s < 2:
-                continue
-            group = sorted(order[s:e].tolist(), key=order_key.__getitem__)
-            for pos, idx in enumerate(group[1:], start=1):
-                # Compare with a few earlier members; the earliest is the usual original.
-                for other in group[: min(pos, 8)]:
-                    ea, eb = entries[other], entries[idx]
-                    if ea.file == eb.file or ea.kind != eb.kind:
-                        continue
-                    sim = float(np.mean(sigs[other] == sigs[idx]))
-                    if sim < NEAR:
-                        continue
-                    target, source = idx, other
-                    if focus is not None and eb.file not in focus and ea.file in focus:
-                        target, source = other, idx  # report on the leaf being changed
-                    if sim > best.get(target, (0.0, -1))[0]:
-                        best[target] = (sim, source)
+
+def warnings_for(
+    entries: Sequence[Entry], best: dict[int, tuple[float, int]], focus: set[str] | None
+) -> dict[str, list[Problem]]:
     out: dict[str, list[Problem]] = {}
     for idx, (sim, other) in sorted(best.items()):
         e, o = entries[idx], entries[other]
         if focus is not None and e.file not in focus:
             continue
-        how = "is identical to" if sim == 1.0 else f"is about {sim:.0%} similar to"
+        how = "is identical to" if sim == 1.0 else f"is {sim:.0%} similar to"
         out.setdefault(e.file, []).append(
             warning(
                 "duplicate-across-leaves",

@@ -54,22 +54,23 @@ def branch(leaf: LeafFile) -> list[Problem]:
 def nesting(leaf: LeafFile) -> list[Problem]:
     """A leaf inside another leaf's folder makes the outer leaf's contents ambiguous."""
     out: list[Problem] = []
-    here = leaf.leaf_dir.absolute()
-    depth = max(len(leaf.taxonomy_path) - 2, 0)  # stop at the branch folder
-    for parent in list(here.parents)[:depth]:
-        if (parent / LEAF_NAME).is_file():
+    here = os.path.dirname(os.path.abspath(leaf.path))  # os.path: this runs for every leaf
+    parent = here
+    for _ in range(max(len(leaf.taxonomy_path) - 2, 0)):  # stop at the branch folder
+        parent = os.path.dirname(parent)
+        if os.path.isfile(os.path.join(parent, LEAF_NAME)):
             out.append(
                 error(
                     "leaf-nesting",
                     f"this leaf is inside another leaf "
-                    f"({parent / LEAF_NAME}); move one of them so that no qna.yaml "
+                    f"({os.path.join(parent, LEAF_NAME)}); move one of them so that no qna.yaml "
                     "sits in a folder above another",
                 )
             )
             break
     for top, dirs, files in os.walk(here):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if top != str(here) and LEAF_NAME in files:
+        if top != here and LEAF_NAME in files:
             inner = Path(top, LEAF_NAME)
             out.append(
                 error(

@@ -55,19 +55,22 @@ def check_supported(schema: Any, where: str = "#") -> None:
         check_supported(schema["items"], f"{where}/items")
 
 
+_TYPES: dict[str, Any] = {
+    "string": lambda v: isinstance(v, str),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
+}
+
+
 def _is_type(value: Any, name: str) -> bool:
-    if name == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer()
-        )
-    return {
-        "string": lambda v: isinstance(v, str),
-        "object": lambda v: isinstance(v, dict),
-        "array": lambda v: isinstance(v, list),
-        "boolean": lambda v: isinstance(v, bool),
-        "null": lambda v: v is None,
-        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    }[name](value)
+    return bool(_TYPES[name](value))
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -19,7 +19,7 @@ def test_worker_pool_gives_the_same_results(
     ]
     paths.append(write_leaf("compositional_skills/copy", skill_doc(seed=3)))
     leaves = [place(p) for p in paths]
-    opts = Options(repo_root=tmp_path, signatures=True)
+    opts = Options(repo_root=tmp_path, shingles=True)
     serial = check_all(leaves, opts, jobs=1)
     monkeypatch.setattr(bot.validate, "PARALLEL_FROM", 2)
     parallel = check_all(leaves, opts, jobs=2)

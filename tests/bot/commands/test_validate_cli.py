@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import LeafWriter, dump, knowledge_doc, run_bot, run_json, skill_doc
-from tests.gitrepo import Repo
+from tests.gitrepo import SIG, Repo
 
 
 def test_json_lists_every_file_and_exit_codes(write_leaf: LeafWriter, tmp_path: Path) -> None:
@@ -170,7 +170,25 @@ def test_changed_checks_against_unchanged_leaves(tmp_path: Path) -> None:
         assert w["rule"] == "duplicate-across-leaves"
         assert "identical to seed_examples[1] in taxonomy/compositional_skills/l3" in w["message"]
         assert out["deleted"] == ["taxonomy/compositional_skills/l6/qna.yaml"]
-    assert (repo.path / ".bot/cache/dupindex-v1.npz").is_file()
+    assert (repo.path / ".bot/cache/dupindex-v3.bin").is_file()
+    # A leaf committed after the index was built is compared too (from HEAD's blob).
+    late = skill_doc(seed=200)
+    late["seed_examples"][3] = changed["seed_examples"][2]
+    repo.write("taxonomy/compositional_skills/late/qna.yaml", dump(late))
+    repo.write("taxonomy/compositional_skills/late/attribution.txt", "x\n")
+    repo.stage(
+        "taxonomy/compositional_skills/late/qna.yaml",
+        "taxonomy/compositional_skills/late/attribution.txt",
+    )
+    tree = repo.repo.index.write_tree()
+    repo.repo.create_commit("HEAD", SIG, SIG, "late", tree, [repo.repo.head.target])
+    code, out = run_json("validate", "--changed", "--base", "main", cwd=repo.path)
+    messages = sorted(w["message"][:40] for f in out["files"] for w in f["warnings"])
+    assert any(
+        "in taxonomy/compositional_skills/late" in w["message"]
+        for f in out["files"]
+        for w in f["warnings"]
+    ), messages
 
 
 def test_validate_path_imports_no_torch(write_leaf: LeafWriter, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def test_near_duplicate_across_leaves_warns_later_leaf(
     b["seed_examples"][2] = dict(a["seed_examples"][4])
     b["seed_examples"][2]["answer"] += " Really."
     paths = [write_leaf("compositional_skills/a", a), write_leaf("compositional_skills/b", b)]
-    results = check_all([place(p) for p in paths], Options(repo_root=tmp_path, signatures=True))
+    results = check_all([place(p) for p in paths], Options(repo_root=tmp_path, shingles=True))
     cross_leaf(results)
     assert results[0].problems == []
     [p] = results[1].problems
@@ -47,6 +47,6 @@ def test_near_duplicate_across_leaves_warns_later_leaf(
 
 def test_distinct_leaves_have_no_cross_warnings(write_leaf: LeafWriter, tmp_path: Path) -> None:
     paths = [write_leaf(f"compositional_skills/l{i}", skill_doc(seed=i)) for i in range(20)]
-    results = check_all([place(p) for p in paths], Options(repo_root=tmp_path, signatures=True))
+    results = check_all([place(p) for p in paths], Options(repo_root=tmp_path, shingles=True))
     cross_leaf(results)
     assert [p for r in results for p in r.problems] == []
