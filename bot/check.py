@@ -138,7 +138,7 @@ def check_file(leaf: LeafFile, opts: Options) -> FileResult:
     res.problems += content.sizes(doc, kind, content.Limits(opts.window), count, unit)
     items = duplicates.units(doc.data, kind)
     hashed = [duplicates.shingle_hashes(u.text) for u in items]
-    res.problems += duplicates.within_leaf(doc, items, hashed)
+    res.problems += duplicates.within_leaf(doc, items, hashed, legacy=version == 1)
     res.units = [(u.path, doc.where(u.path)[0], u.kind) for u in items]
     if opts.shingles:
         res.shingles = [h.tobytes() for h in hashed]

@@ -93,9 +93,15 @@ def jaccard(a: set[Any] | frozenset[Any], b: set[Any] | frozenset[Any]) -> float
 
 
 def within_leaf(
-    doc: Loaded, items: list[Unit], hashed: Sequence[array[int]] | None = None
+    doc: Loaded,
+    items: list[Unit],
+    hashed: Sequence[array[int]] | None = None,
+    legacy: bool = False,
 ) -> list[Problem]:
+    """legacy: a version 1 leaf, whose format allowed repeats: warn rather than fail, so
+    InstructLab taxonomies keep validating unchanged."""
     out: list[Problem] = []
+    report = warning if legacy else error
     sets = [set(h) for h in (hashed or [shingle_hashes(u.text) for u in items])]
     contexts: dict[int, set[int]] = {}  # computed only when the question + answer match
 
@@ -114,7 +120,7 @@ def within_leaf(
             reported.add(j)
             how = "repeats" if sim == 1.0 else f"is {sim:.0%} similar to"
             out.append(
-                error(
+                report(
                     "duplicate-example",
                     f"{dotted(b.path)} {how} {dotted(a.path)} "
                     f"(line {doc.where(a.path)[0]}); seed examples should each teach "

@@ -50,3 +50,15 @@ def test_distinct_leaves_have_no_cross_warnings(write_leaf: LeafWriter, tmp_path
     results = check_all([place(p) for p in paths], Options(repo_root=tmp_path, shingles=True))
     cross_leaf(results)
     assert [p for r in results for p in r.problems] == []
+
+
+def test_version_1_repeats_only_warn(write_leaf: LeafWriter, tmp_path: Path) -> None:
+    from bot.problems import Severity
+
+    doc = skill_doc(1, n=3)
+    doc["seed_examples"].append(dict(doc["seed_examples"][0]))
+    path = write_leaf("compositional_skills/a", doc, attribution=False)
+    [res] = check_all([place(path)], Options(repo_root=tmp_path))
+    assert [(p.rule, p.severity) for p in res.problems] == [
+        ("duplicate-example", Severity.WARNING)
+    ]
