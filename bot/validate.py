@@ -54,11 +54,13 @@ def cross_leaf(
     """Add duplicate-across-leaves warnings in place (needs shingles on the results)."""
     from array import array
 
-    from bot.rules.duplicates import Entry, across_leaves
+    from bot.rules.duplicates import CROSS_LEAF_KINDS, Entry, across_leaves
 
     entries, sets = [], []
     for r in (*results, *extra):
         for (path, line, kind), blob in zip(r.units, r.shingles, strict=False):
+            if kind not in CROSS_LEAF_KINDS:
+                continue
             entries.append(Entry(r.path, path, line, kind))
             hashes: array[int] = array("q")
             hashes.frombytes(blob)

@@ -28,12 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from bot.check import FileResult
-from bot.rules.duplicates import NEAR, Entry, jaccard, prefix_length, shingle_hashes, units
+from bot.rules.duplicates import (
+    CROSS_LEAF_KINDS,
+    NEAR,
+    Entry,
+    jaccard,
+    prefix_length,
+    shingle_hashes,
+    units,
+)
 from bot.taxonomy.find import LEAF_NAME, place
 from bot.taxonomy.yamlload import load
 
-FORMAT = 3
-NAME = "dupindex-v3.bin"
+FORMAT = 4
+NAME = "dupindex-v4.bin"
 KINDS = ("skill", "qa", "context")
 REBUILD_SHARE = 0.2  # rebuild when more leaves than this changed since the index was built
 
@@ -45,7 +53,7 @@ def _fingerprint(item: tuple[str, bytes]) -> tuple[str, list[tuple[Any, int, str
         return rel, [], []
     leaf = place(Path(rel))
     kind = "knowledge" if leaf.branch == "knowledge" else "skill"
-    items = units(doc.data, kind)
+    items = [u for u in units(doc.data, kind) if u.kind in CROSS_LEAF_KINDS]
     hashed = [array("I", sorted({h & 0xFFFFFFFF for h in shingle_hashes(u.text)})) for u in items]
     return (
         rel,
@@ -161,6 +169,14 @@ def _write(path: Path, index: Index) -> None:
         raise
 
 
+_preloaded: dict[Path, Index | None] = {}
+
+
+def preload(cache_dir: Path) -> None:
+    """Read the index ahead of need (while git's status runs in another thread)."""
+    _preloaded[cache_dir / NAME] = _read(cache_dir / NAME)
+
+
 def _read(path: Path) -> Index | None:
     try:
         raw = memoryview(path.read_bytes())
@@ -218,7 +234,7 @@ def compare_with_committed(
     prefix = taxonomy.resolve().relative_to(root.resolve()).as_posix()
     prefix = "" if prefix == "." else prefix
     cache = cache_dir / NAME
-    index = _read(cache)
+    index = _preloaded.pop(cache) if cache in _preloaded else _read(cache)
     stale: set[str] = set()
     if index is not None and index.tree != str(head_tree.id):
         old = repo.get(index.tree)
@@ -249,6 +265,8 @@ def compare_with_committed(
     best: dict[int, tuple[float, int]] = {}
     for r in focus:
         for (path, line, kind), blob in zip(r.units, r.shingles, strict=False):
+            if kind not in CROSS_LEAF_KINDS:
+                continue
             a = _as_set(_to32(blob))
             if not a:
                 continue

@@ -17,7 +17,7 @@ import zlib
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from itertools import combinations
+from itertools import chain, combinations
 from typing import Any, NamedTuple
 
 from bot.problems import Problem, error, warning
@@ -26,6 +26,10 @@ from bot.taxonomy.yamlload import Loaded
 from bot.taxonomy.yamlload import Path as YPath
 
 NEAR = 0.8
+# Compared across leaves: examples and Q&A. Knowledge contexts are long passages whose
+# near-copies within a leaf are caught by duplicate-example; across leaves they would
+# cost as much as everything else together.
+CROSS_LEAF_KINDS = frozenset({"skill", "qa"})
 _WORD = re.compile(r"\w+")
 
 
@@ -70,7 +74,7 @@ _word_ids: dict[str, int | None] = {}
 
 
 def shingle_hashes(text: str) -> array[int]:
-    """Unique 64-bit hashes of the word 3-grams of `text` (the words if fewer).
+    """Sorted, unique 64-bit hashes of the word 3-grams of `text` (the words if fewer).
 
     Deterministic across processes and runs (so they can be cached): words go through
     crc32, and hashing tuples of ints is not salted per process as str hashing is."""
@@ -82,7 +86,7 @@ def shingle_hashes(text: str) -> array[int]:
                 ids[k] = _word_ids.setdefault(w, zlib.crc32(w.encode()))
     if len(ids) < 3:
         return array("q", [hash(tuple(ids))])
-    return array("q", set(map(hash, zip(ids, ids[1:], ids[2:], strict=False))))
+    return array("q", sorted(set(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))))
 
 
 def jaccard(a: set[Any] | frozenset[Any], b: set[Any] | frozenset[Any]) -> float:
@@ -157,18 +161,27 @@ def matches(
     original), except that with `focus` a unit in a focused file is preferred, so a
     changed leaf hears about the unchanged leaf it copies from.
     """
-    freq: Counter[int] = Counter()
-    for s in sets:
-        freq.update(s)
+    # Prefix filtering is exact under ANY fixed order of shingles; rarest-first only makes
+    # it fast. Frequencies from every 8th unit rank the common shingles last well enough,
+    # at an eighth of the counting cost. Ties fall back to hash order (sets are sorted).
+    freq = Counter(chain.from_iterable(sets[::8]))
     index: defaultdict[int, list[int]] = defaultdict(list)
-    members = [frozenset(s) for s in sets]
+    members: dict[int, frozenset[int]] = {}
+
+    def member(i: int) -> frozenset[int]:
+        m = members.get(i)
+        if m is None:
+            m = members[i] = frozenset(sets[i])
+        return m
+
     best: dict[int, tuple[float, int]] = {}
     order = sorted(range(len(entries)), key=lambda i: (entries[i].file, entries[i].line))
     for idx in order:
         s = sets[idx]
         if not s:
             continue
-        prefix = sorted(s, key=freq.__getitem__)[: prefix_length(len(s))]
+        n = len(s)
+        prefix = sorted(s, key=freq.__getitem__)[: prefix_length(n)]
         seen: set[int] = set()
         e = entries[idx]
         for h in prefix:
@@ -177,9 +190,11 @@ def matches(
                     continue
                 seen.add(other)
                 o = entries[other]
-                if o.file == e.file or o.kind != e.kind:
+                m = len(sets[other])
+                # Jaccard >= NEAR needs similar sizes: a cheap test before the set work.
+                if o.file == e.file or o.kind != e.kind or not NEAR * n <= m <= n / NEAR:
                     continue
-                sim = jaccard(members[idx], members[other])
+                sim = jaccard(member(idx), member(other))
                 if sim < NEAR:
                     continue
                 target, source = idx, other

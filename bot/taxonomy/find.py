@@ -32,12 +32,14 @@ class LeafFile:
         return self.path.parent
 
 
-def place(path: Path) -> LeafFile:
-    parts = path.absolute().parts
+def place(path: Path | str) -> LeafFile:
+    # os.path on strings: this runs once per leaf, and pathlib costs ~10x more.
+    text = os.fspath(path)
+    parts = os.path.abspath(text).split(os.sep)
     for i, part in enumerate(parts):
         if part in BRANCHES:
-            return LeafFile(path, part, tuple(parts[i:]))
-    return LeafFile(path, None, (path.name,))
+            return LeafFile(Path(text), part, tuple(parts[i:]))
+    return LeafFile(Path(text), None, (os.path.basename(text),))
 
 
 def is_candidate(name: str) -> bool:
@@ -46,7 +48,11 @@ def is_candidate(name: str) -> bool:
 
 def walk(root: Path) -> list[Path]:
     """All candidate leaf files below root, sorted; skips hidden folders (.git, .bot)."""
-    found: list[Path] = []
+    return [Path(p) for p in walk_str(root)]
+
+
+def walk_str(root: Path | str) -> list[str]:
+    found: list[str] = []
     stack = [str(root)]
     while stack:
         top = stack.pop()
@@ -58,7 +64,7 @@ def walk(root: Path) -> list[Path]:
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(entry.path)
                     elif is_candidate(entry.name):
-                        found.append(Path(entry.path))
+                        found.append(entry.path)
         except OSError:
             continue
     found.sort()
@@ -75,21 +81,23 @@ def display(path: Path, cwd: Path) -> Path:
 def collect(paths: list[Path], cwd: Path) -> tuple[list[LeafFile], list[str]]:
     """Leaf files for the given files/folders, plus messages for paths that don't exist."""
     missing: list[str] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     out: list[LeafFile] = []
+    here = os.fspath(cwd.absolute())
     for p in paths:
         if p.is_dir():
-            files = walk(p)
+            files = walk_str(p)
         elif p.exists() or p.is_symlink():
-            files = [p]
+            files = [os.fspath(p)]
         else:
             missing.append(str(p))
             continue
         for f in files:
-            key = f.absolute()
+            key = os.path.abspath(f)
             if key not in seen:
                 seen.add(key)
-                out.append(place(display(f, cwd)))
+                inside = key.startswith(here + os.sep)
+                out.append(place(key[len(here) + 1 :] if inside else f))
     return out, missing
 
 

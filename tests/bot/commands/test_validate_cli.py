@@ -170,7 +170,7 @@ def test_changed_checks_against_unchanged_leaves(tmp_path: Path) -> None:
         assert w["rule"] == "duplicate-across-leaves"
         assert "identical to seed_examples[1] in taxonomy/compositional_skills/l3" in w["message"]
         assert out["deleted"] == ["taxonomy/compositional_skills/l6/qna.yaml"]
-    assert (repo.path / ".bot/cache/dupindex-v3.bin").is_file()
+    assert (repo.path / ".bot/cache/dupindex-v4.bin").is_file()
     # A leaf committed after the index was built is compared too (from HEAD's blob).
     late = skill_doc(seed=200)
     late["seed_examples"][3] = changed["seed_examples"][2]

@@ -59,6 +59,4 @@ def test_version_1_repeats_only_warn(write_leaf: LeafWriter, tmp_path: Path) -> 
     doc["seed_examples"].append(dict(doc["seed_examples"][0]))
     path = write_leaf("compositional_skills/a", doc, attribution=False)
     [res] = check_all([place(path)], Options(repo_root=tmp_path))
-    assert [(p.rule, p.severity) for p in res.problems] == [
-        ("duplicate-example", Severity.WARNING)
-    ]
+    assert [(p.rule, p.severity) for p in res.problems] == [("duplicate-example", Severity.WARNING)]
