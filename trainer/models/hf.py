@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from trainer.models.base import (
     ChatModelBase,
@@ -23,6 +24,8 @@ from trainer.models.batching import plan_batches
 from trainer.models.cache import dir_fingerprint
 from trainer.models.decoding import generate_batch, left_pad
 from trainer.models.hf_tokenizer import HFTokenizer
+
+hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # rich reports progress
 
 DTYPES = {
     "float32": torch.float32,
