@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, load_config
-from bot.taxonomy.find import LEAF_NAME, collect, default_taxonomy, find_root, walk
+from bot.taxonomy.find import LEAF_NAME, collect, default_taxonomy, find_root, place, walk
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -97,10 +97,10 @@ def run(args: argparse.Namespace) -> int:
     from bot.report.progress import GenerationProgress
 
     with GenerationProgress(enabled=args.format == "text") as progress:
+        progress.start(sum(j.status == "pending" for j in jobs))
         gen.run(jobs, store, teacher, config, progress.update if progress.enabled else None)
     teacher.close()
     taxonomy = [p for p in walk(default_taxonomy(root)) if p.name == LEAF_NAME]
-    from bot.taxonomy.find import place
     from trainer.sdg.leafdata import taxonomy_path
 
     current = [taxonomy_path(place(p)) for p in taxonomy]

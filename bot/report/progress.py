@@ -47,6 +47,8 @@ class GenerationProgress:
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._leaves is not None and self._leaf is not None and t is None:
+            self._progress.advance(self._leaves)  # the last leaf finished
         self._progress.__exit__(t, e, tb)
 
     def start(self, leaves: int) -> None:

@@ -14,7 +14,6 @@ from bot.taxonomy.yamlload import Loaded
 from bot.taxonomy.yamlload import Path as YPath
 
 _SHA = re.compile(r"[0-9a-f]{40}")
-_TEXT_KEYS = ("task_description", "domain", "document_outline", "created_by")
 
 
 def strings(data: Any, path: YPath = ()) -> Iterator[tuple[YPath, str]]:

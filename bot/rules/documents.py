@@ -70,18 +70,18 @@ def _matches(patterns: list[str], files: Iterable[str]) -> list[str]:
     )
 
 
-def _tree_files(tree: Any, prefix: str = "") -> Iterable[str]:
+def tree_files(tree: Any, prefix: str = "") -> Iterable[str]:
     import pygit2
 
     for entry in tree:
         name = f"{prefix}{entry.name}"
         if entry.type == pygit2.enums.ObjectType.TREE:
-            yield from _tree_files(entry, name + "/")
+            yield from tree_files(entry, name + "/")
         else:
             yield name
 
 
-def _url(repo: str, root: Path) -> str:
+def repo_url(repo: str, root: Path) -> str:
     if "://" in repo or repo.startswith("git@"):
         return repo
     return str((root / repo).resolve())
@@ -140,7 +140,7 @@ def check_documents(doc: Loaded, leaf: LeafFile, cache: Path | None) -> list[Pro
 
     root = repo_root(leaf.path) or leaf.leaf_dir
     cache = cache or root / ".bot" / "cache"
-    url = _url(repo, root)
+    url = repo_url(repo, root)
     try:
         obj = fetch(url, commit.strip(), cache / "documents")
     except (pygit2.GitError, ValueError, KeyError) as exc:
@@ -156,7 +156,7 @@ def check_documents(doc: Loaded, leaf: LeafFile, cache: Path | None) -> list[Pro
                 *doc.where(("document", "commit")),
             )
         ]
-    if not _matches(patterns, _tree_files(obj.peel(pygit2.Tree))):
+    if not _matches(patterns, tree_files(obj.peel(pygit2.Tree))):
         return [
             error(
                 "document-fetch",

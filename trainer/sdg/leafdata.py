@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from bot.check import Options, check_file
 from bot.problems import Problem, Severity
-from bot.rules.documents import MARKDOWN, _tree_files, _url, fetch, glob_match
+from bot.rules.documents import MARKDOWN, fetch, glob_match, repo_url, tree_files
 from bot.taxonomy.find import LeafFile, place
 from bot.taxonomy.yamlload import load
 from trainer.sdg.holdout import split
@@ -97,13 +97,13 @@ def read_documents(data: dict[str, Any], leaf: LeafFile, root: Path, cache: Path
         ]
     import pygit2
 
-    commit = fetch(_url(d["repo"], root), d["commit"].strip(), cache / "documents")
+    commit = fetch(repo_url(d["repo"], root), d["commit"].strip(), cache / "documents")
     if commit is None:
         raise ValueError(f"commit {d['commit']} not found in {d['repo']}")
     tree = commit.peel(pygit2.Tree)
     names = [
         n
-        for n in _tree_files(tree)
+        for n in tree_files(tree)
         if n.endswith(MARKDOWN) and any(glob_match(p, n) for p in patterns)
     ]
     return [Document(n, tree[n].data.decode("utf-8", errors="replace")) for n in sorted(names)]

@@ -5,8 +5,9 @@ of the seed contexts, and ground every step in one of them."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from trainer.sdg.config import INSTRUCTION_SCALE, PAIR_SCALE
+from trainer.sdg.config import INSTRUCTION_SCALE, PAIR_SCALE, Bucket
 from trainer.sdg.filters import BUCKET, LeafDeduper, NearIndex, near
 from trainer.sdg.parse import parse_list, parse_score, parse_text
 from trainer.sdg.stage import Sample, StageRunner
@@ -91,32 +92,54 @@ def propose(
     return out
 
 
-def judge_instructions(run: StageRunner, rnd: int, candidates: list[Sample]) -> list[Sample]:
-    stage, task = "judge_instruction", run.leaf.task_description.strip()
+def _judge(
+    run: StageRunner,
+    rnd: int,
+    candidates: list[Sample],
+    stage: str,
+    scale: tuple[int, int],
+    threshold: int,
+    bucket: Bucket,
+    fields: Callable[[Sample], dict[str, str]],
+    shown: Callable[[Sample], str],
+) -> list[Sample]:
+    """One batched judge call; keep the candidates scored at or above `threshold`."""
+    task = run.leaf.task_description.strip()
     prompts = [
         run.prompt(
-            "skills_judge_instruction",
-            task=task,
-            instruction=c.question,
-            context_block=_context_block(run, c.context),
+            f"skills_{stage}", task=task, **fields(c), context_block=_context_block(run, c.context)
         )
         for c in candidates
     ]
-    out = []
-    threshold = run.config.thresholds.instruction
     gens = run.generate(
         stage, rnd, prompts, run.config.max_new_tokens.judge, judge=True, prefill="Score:"
     )
+    out = []
+    key = stage.removeprefix("judge_")
     for c, gen in zip(candidates, gens, strict=True):
-        score = parse_score(gen.text, *INSTRUCTION_SCALE)
+        score = parse_score(gen.text, *scale)
         if score is None:
             run.reject(stage, "unparseable", gen.text, "judge_parse_failed")
         elif score < threshold:
-            run.reject(stage, f"score_{score}", c.question, "judged_out_instruction")
+            run.reject(stage, f"score_{score}", shown(c), bucket)
         else:
-            c.scores["instruction"] = score
+            c.scores[key] = score
             out.append(c)
     return out
+
+
+def judge_instructions(run: StageRunner, rnd: int, candidates: list[Sample]) -> list[Sample]:
+    return _judge(
+        run,
+        rnd,
+        candidates,
+        "judge_instruction",
+        INSTRUCTION_SCALE,
+        run.config.thresholds.instruction,
+        "judged_out_instruction",
+        lambda c: {"instruction": c.question},
+        lambda c: c.question,
+    )
 
 
 def respond(run: StageRunner, rnd: int, candidates: list[Sample]) -> list[Sample]:
@@ -156,32 +179,17 @@ def respond(run: StageRunner, rnd: int, candidates: list[Sample]) -> list[Sample
 
 
 def judge_pairs(run: StageRunner, rnd: int, candidates: list[Sample]) -> list[Sample]:
-    stage, task = "judge_pair", run.leaf.task_description.strip()
-    prompts = [
-        run.prompt(
-            "skills_judge_pair",
-            task=task,
-            instruction=c.question,
-            response=c.answer,
-            context_block=_context_block(run, c.context),
-        )
-        for c in candidates
-    ]
-    out = []
-    threshold = run.config.thresholds.pair
-    gens = run.generate(
-        stage, rnd, prompts, run.config.max_new_tokens.judge, judge=True, prefill="Score:"
+    return _judge(
+        run,
+        rnd,
+        candidates,
+        "judge_pair",
+        PAIR_SCALE,
+        run.config.thresholds.pair,
+        "judged_out_pair",
+        lambda c: {"instruction": c.question, "response": c.answer},
+        lambda c: f"{c.question}\n{c.answer}",
     )
-    for c, gen in zip(candidates, gens, strict=True):
-        score = parse_score(gen.text, *PAIR_SCALE)
-        if score is None:
-            run.reject(stage, "unparseable", gen.text, "judge_parse_failed")
-        elif score < threshold:
-            run.reject(stage, f"score_{score}", f"{c.question}\n{c.answer}", "judged_out_pair")
-        else:
-            c.scores["pair"] = score
-            out.append(c)
-    return out
 
 
 def skill_round(run: StageRunner, rnd: int, need: int, dedupe: LeafDeduper) -> list[Sample]:

@@ -55,28 +55,37 @@ def bpe_tokenizer(corpus: list[str], vocab_size: int) -> Any:
     )
 
 
+def tiny_llama_config(vocab: int, *, hidden: int, max_positions: int, **extra: Any) -> Any:
+    """A 2-layer Llama config with ChatML's special-token ids (pad 0, bos 1, eos 2)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        **extra,
+    )
+
+
 def build_tiny_model(
     out: Path, *, seed: int = 0, chat_template: str | None = CHATML, max_positions: int = 256
 ) -> Path:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     tokenizer = bpe_tokenizer(CORPUS, vocab_size=384)
     if chat_template:
         tokenizer.chat_template = chat_template
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=max_positions,
-        initializer_range=0.5,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
+    config = tiny_llama_config(
+        len(tokenizer), hidden=32, max_positions=max_positions, initializer_range=0.5
     )
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = 2

@@ -149,9 +149,9 @@ def _prompt(name: str, rng: random.Random) -> str:
 
 def build_teacher(out: Path, *, steps: int = 100, seed: int = 0) -> Path:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
-    from tests.trainer.models.conftest import bpe_tokenizer
+    from tests.trainer.models.conftest import bpe_tokenizer, tiny_llama_config
 
     rng = random.Random(seed)
     names = sorted(p.stem for p in prompts.PROMPT_DIR.glob("*.txt"))
@@ -165,18 +165,7 @@ def build_teacher(out: Path, *, steps: int = 100, seed: int = 0) -> Path:
     tokenizer = bpe_tokenizer(corpus, vocab_size=1200)
     tokenizer.chat_template = CHATML
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
+    config = tiny_llama_config(len(tokenizer), hidden=64, max_positions=4096)
     model = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = 2
     examples = []
