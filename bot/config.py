@@ -16,6 +16,8 @@ from typing import Any
 
 from bot.problems import Problem, error
 from bot.taxonomy.yamlload import Loaded, load
+from trainer.data.config import MixConfig, ReplayConfig  # plain dataclasses: no torch here
+from trainer.train.config import TrainConfig
 
 FILE = "bot.yaml"
 
@@ -38,9 +40,31 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
+class GithubConfig:
+    """The GitHub bot. Always read from the base branch (through the API), never a PR's head."""
+
+    bot_name: str = "taxonomy-bot"  # answers `@taxonomy-bot <command>` as well as `/<command>`
+    bot_login: str = "github-actions[bot]"  # its comments' author when the token cannot say
+    maintainers: tuple[str, ...] = ()  # logins or org/team slugs granted maintain on top of the API
+    writers: tuple[str, ...] = ()  # logins or org/team slugs granted write on top of the API
+    awaiting_label: str = "needs-ok-to-generate"  # untrusted PRs until a head SHA is approved
+    approve_label: str = "ok-to-generate"  # a maintainer adding it approves the current head SHA
+    validate_workflow: str = "validate.yml"
+    generate_workflow: str = "generate.yml"
+    benchmark_workflow: str = "benchmark.yml"
+    retrain_workflow: str = "retrain.yml"
+    release_workflow: str = "release.yml"
+    retrain_on_push: bool = True  # a push to the default branch touching taxonomy/ retrains
+
+
+@dataclass(frozen=True)
 class Config:
     validate: ValidateConfig = field(default_factory=ValidateConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    github: GithubConfig = field(default_factory=GithubConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    mix: MixConfig = field(default_factory=MixConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
 
 
 class ConfigError(Exception):
@@ -63,6 +87,8 @@ def _accepts(annotation: Any, value: Any) -> Any:
         if opt is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         if opt in (int, str, bool) and type(value) is opt:
+            return value
+        if origin is typing.Literal and value in typing.get_args(opt):
             return value
     raise TypeError
 
@@ -89,15 +115,30 @@ def _section(cls: Any, name: str, data: Any, doc: Loaded) -> tuple[Any, list[Pro
             values[key] = _accepts(hints[key], value)
         except TypeError:
             want = " or ".join(
-                getattr(t, "__name__", str(t))
-                for t in (typing.get_args(hints[key]) or (hints[key],))
+                repr(t)
+                if not isinstance(t, type) and typing.get_origin(t) is None
+                else getattr(t, "__name__", str(t))
+                for t in _options(hints[key])
             )
             problems.append(
                 error(
                     "config", f"{name}.{key} must be {want}, not {value!r}", *doc.where((name, key))
                 )
             )
-    return cls(**values), problems
+    try:
+        return cls(**values), problems
+    except ValueError as exc:  # a section's own range checks (__post_init__)
+        return cls(), [*problems, error("config", str(exc), *doc.where((name,)))]
+
+
+def _options(annotation: Any) -> tuple[Any, ...]:
+    """The accepted alternatives of an annotation, literals spelled out one by one."""
+    out: list[Any] = []
+    for opt in (
+        typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    ):
+        out += typing.get_args(opt) if typing.get_origin(opt) is typing.Literal else [opt]
+    return tuple(out)
 
 
 def load_config(root: Path) -> Config:

@@ -1,0 +1,100 @@
+"""`bot train`: phased fine-tuning (knowledge, then skills) with replay of earlier leaves."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, load_config
+from bot.taxonomy.find import find_root
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the student in phases on the generated data, with replay",
+        description="Mix the generated data into phase datasets (new leaves plus a replay "
+        "sample of earlier ones), train each phase from the previous phase's checkpoint, "
+        "then add the trained leaves to the replay buffer.",
+    )
+    p.add_argument("--phases", metavar="LIST", help="comma-separated (default: knowledge,skills)")
+    p.add_argument("--base", metavar="MODEL", default="embedded", help="embedded | hf:DIR | DIR")
+    p.add_argument("--data", type=Path, metavar="DIR", help="generated data (default <work>/data)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default <work>/train)")
+    p.add_argument("--work", type=Path, metavar="DIR", help="work folder (default .bot/)")
+    p.add_argument("--resume", action="store_true", help="continue or reuse a run in --out")
+    p.add_argument("--lora", action="store_true", help="train LoRA adapters (peft)")
+    p.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps per phase, at most")
+    p.add_argument("--no-replay-update", action="store_true", help="leave the replay buffer as is")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _usage(msg: str) -> int:
+    print(f"bot train: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    root = find_root(Path.cwd())
+    try:
+        config = load_config(root)
+    except ConfigError as exc:
+        return _usage(str(exc))
+    if args.max_steps is not None and args.max_steps < 1:
+        return _usage("--max-steps must be >= 1")
+    overrides: dict[str, Any] = {}
+    if args.lora:
+        overrides["lora"] = True
+    if args.max_steps:
+        overrides["max_steps"] = args.max_steps
+    train_cfg = dataclasses.replace(config.train, **overrides)
+    work = (args.work or root / ".bot").absolute()
+    phases = tuple(p for p in (args.phases or "").split(",") if p) or None
+
+    from trainer.models.base import ModelError
+    from trainer.models.loader import local_model_dir
+    from trainer.train.loop import TrainError
+    from trainer.train.retrain import RetrainJob, retrain
+
+    try:
+        base = local_model_dir(args.base)
+    except (ModelError, ValueError) as exc:
+        return _usage(f"--base {args.base}: {exc}")
+    job = RetrainJob(
+        base=base,
+        base_spec=args.base,
+        work=work,
+        data=(args.data or work / "data").absolute(),
+        out=(args.out or work / "train").absolute(),
+        phases=phases,
+        train=train_cfg,
+        mix=config.mix,
+        replay=config.replay,
+        resume=args.resume,
+        update_replay=not args.no_replay_update,
+    )
+    from bot.report.training import TrainingProgress, summary_table
+
+    try:
+        with TrainingProgress(enabled=args.format == "text") as progress:
+            result = retrain(job, on_step=progress.step, on_phase=progress.phase)
+    except TrainError as exc:
+        print(f"bot train: {exc}", file=sys.stderr)
+        return 1
+    summary = json.loads((job.out / "train_summary.json").read_text())
+    if args.format == "json":
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return 0
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(summary_table(summary["phases"]))
+    console.print(f"model: {result.final}")
+    console.print(f"summary: {job.out / 'train_summary.json'}")
+    if result.replay_version:
+        console.print(f"replay buffer: {work / 'replay'} (version {result.replay_version})")
+    return 0

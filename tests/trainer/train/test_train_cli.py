@@ -1,0 +1,86 @@
+"""`bot train` through the CLI on a tiny Llama: phases, summary, replay buffer, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_bot
+from tests.trainer.train.conftest import conversation
+
+LEAVES = {
+    "knowledge/science/water": "k1",
+    "foundational_skills/reasoning/math": "f1",
+    "compositional_skills/writing/haiku": "c1",
+}
+
+
+def export(work: Path, leaves: dict[str, str], rows: int = 6) -> None:
+    for leaf, leaf_hash in leaves.items():
+        path = work / "data" / f"{leaf}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for i in range(rows):
+            row = conversation(i + 10 * len(leaf))
+            row["metadata"] = {"leaf": leaf, "leaf_hash": leaf_hash, "source": "generated"}
+            lines.append(json.dumps(row) + "\n")
+        path.write_text("".join(lines))
+
+
+def test_two_phases_then_the_buffer_holds_every_trained_leaf(
+    tiny_base: Path, tmp_path: Path
+) -> None:
+    (tmp_path / ".git").mkdir()
+    work = tmp_path / ".bot"
+    export(work, LEAVES)
+    done = run_bot("train", "--base", str(tiny_base), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert [p["name"] for p in summary["phases"]] == ["knowledge", "skills"]
+    for p in summary["phases"]:
+        assert p["samples"] > 0 and p["tokens"] > 0 and p["steps"] > 0
+        assert p["packing_efficiency"] > 0 and p["tokens_per_s"] > 0
+        assert Path(p["checkpoint"], "model.safetensors").is_file()
+    # The skills phase starts from the knowledge phase's checkpoint.
+    assert summary["final"] == summary["phases"][1]["checkpoint"]
+    assert summary["mix"]["skills"]["replay_rows"] > 0  # knowledge data replayed
+    assert sorted(summary["new_leaves"]) == sorted(LEAVES)
+    assert summary["replay_version"]
+    assert json.loads((work / "train" / "train_summary.json").read_text()) == summary
+
+    # A second run over the same output refuses without --resume, and reuses with it.
+    again = run_bot("train", "--base", str(tiny_base), cwd=tmp_path)
+    assert again.returncode == 1 and "--resume" in again.stderr
+    resumed = run_bot("train", "--base", str(tiny_base), "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "reused" in resumed.stderr
+
+    # A rewritten leaf is new again; the unchanged ones replay from the buffer.
+    export(work, {"compositional_skills/writing/haiku": "c2"})
+    nxt = run_bot(
+        "train",
+        "--base",
+        str(tiny_base),
+        "--out",
+        str(tmp_path / "run2"),
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert nxt.returncode == 0, nxt.stderr
+    second = json.loads(nxt.stdout)
+    assert second["new_leaves"] == ["compositional_skills/writing/haiku"]
+    assert [p["name"] for p in second["phases"]] == ["skills"]  # no new knowledge
+    assert second["mix"]["skills"]["replay_rows"] > 0
+
+
+def test_usage_errors_are_one_line(tmp_path: Path, tiny_base: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    empty = run_bot("train", "--base", str(tiny_base), cwd=tmp_path)
+    assert empty.returncode == 1 and "bot generate" in empty.stderr
+    assert "Traceback" not in empty.stderr
+    bad = run_bot("train", "--base", str(tmp_path / "nope"), cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    export(tmp_path / ".bot", LEAVES)
+    phase = run_bot("train", "--base", str(tiny_base), "--phases", "dance", cwd=tmp_path)
+    assert phase.returncode == 1 and "unknown phase" in phase.stderr

@@ -1,0 +1,1 @@
+"""Training data: phase mixing, the replay buffer, self-distillation and rendering for SFT."""

@@ -1,0 +1,1 @@
+"""Supervised fine-tuning in phases: plan the data order, run the loop, checkpoint, resume."""

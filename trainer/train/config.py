@@ -1,0 +1,39 @@
+"""Training knobs: one frozen dataclass, its defaults documented (bot.yaml `train:`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-4  # peak learning rate (LAB used 2e-5 at 7B; small models take more)
+    warmup_steps: int = 5  # linear warm-up from 0, then the schedule
+    schedule: Literal["constant", "cosine"] = "constant"  # LAB: constant after warm-up
+    batch_size: int = 8  # samples per optimizer step (gradient accumulation reaches it)
+    max_tokens: int = 1024  # tokens per packed row; longer examples are dropped, counted
+    micro_batch_rows: int = 1  # rows per forward pass
+    epochs: int = 1
+    max_steps: int | None = None  # stop early (after this many optimizer steps in the phase)
+    save_every: int = 0  # optimizer steps between checkpoints; 0: at the end of each epoch
+    keep_checkpoints: int = 3  # older checkpoints are deleted; the latest keeps full state
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    seed: int = 0
+    packing: bool = True  # False: the padded baseline (one example per row)
+    attention: Literal["auto", "block", "varlen"] = "auto"  # varlen: flash-attention on GPU
+    mixed_precision: Literal["auto", "no", "bf16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    lora: bool = False  # train low-rank adapters (peft) instead of all weights
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_tokens", "micro_batch_rows", "epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1")
+        if self.lr <= 0 or self.warmup_steps < 0 or self.keep_checkpoints < 1:
+            raise ValueError("train.lr must be > 0, warmup_steps >= 0, keep_checkpoints >= 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError("train.max_steps must be >= 1")

@@ -1,0 +1,111 @@
+"""One retrain, end to end: mix the phase datasets (new leaves + replay), train the phases,
+then absorb the trained leaves into the replay buffer.
+
+The buffer changes only after every phase has finished, so a killed retrain resumes over
+the same mixed data (kept in `<out>/mix/`) and a failed one leaves the buffer as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainer.data import replay as buffers
+from trainer.data.config import MixConfig, ReplayConfig
+from trainer.data.mix import build_phases, phases, read_phase, write_phase
+from trainer.data.rows import DataError, load_exported
+from trainer.sdg.store import write_atomic
+from trainer.train.config import TrainConfig
+from trainer.train.loop import StepEvent, TrainError
+from trainer.train.phases import SUMMARY, Chooser, PhaseOutcome, RunSpec, run_phases
+
+
+@dataclass(frozen=True)
+class RetrainJob:
+    base: Path  # Hugging Face folder of the model to continue from
+    base_spec: str  # as the user named it, for the summary
+    work: Path  # holds replay/ (the buffer)
+    data: Path  # exported generation data: <leaf>.jsonl files
+    out: Path
+    phases: tuple[str, ...] | None = None  # None: every phase of the mix
+    train: TrainConfig = field(default_factory=TrainConfig)
+    mix: MixConfig = field(default_factory=MixConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    resume: bool = False
+    update_replay: bool = True
+    new_leaves: tuple[str, ...] | None = None  # None: what the buffer has not absorbed
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    phases: list[PhaseOutcome]
+    final: Path
+    mixed: dict[str, dict[str, Any]] = field(default_factory=dict)  # phase -> manifest summary
+    replay_version: str | None = None
+
+
+def _mix(job: RetrainJob) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """Write (or, resuming, reuse) `<out>/mix/<phase>/`; returns manifests and new leaves."""
+    folder = job.out / "mix"
+    names = [s.name for s in phases(job.mix)]
+    if job.resume and all((folder / n / "manifest.json").is_file() for n in names):
+        manifests = {n: read_phase(folder / n) for n in names}
+    else:
+        current = load_exported(job.data)
+        if not current:
+            raise TrainError(f"{job.data}: no training data; run `bot generate` first")
+        buffer = buffers.load(job.work / "replay")
+        built = build_phases(current, buffer, job.mix, new_leaves=job.new_leaves)
+        manifests = {}
+        for phase in built:
+            write_phase(folder, phase)
+            manifests[phase.manifest.phase] = phase.manifest
+    new = {leaf for m in manifests.values() for leaf, c in m.leaves.items() if c.new}
+    return {
+        n: {
+            "rows": m.rows,
+            "new_rows": m.new_rows,
+            "replay_rows": m.replay_rows,
+            "leaves": len(m.leaves),
+            "sha256": m.output_sha256,
+        }
+        for n, m in manifests.items()
+    }, new
+
+
+def retrain(
+    job: RetrainJob,
+    *,
+    on_step: Callable[[StepEvent], None] | None = None,
+    on_phase: Callable[[str, str], None] | None = None,
+    chooser: Chooser | None = None,
+) -> RetrainResult:
+    if not job.resume and ((job.out / SUMMARY).exists() or (job.out / "mix").exists()):
+        raise TrainError(
+            f"{job.out} already holds a training run; pass --resume to continue or reuse "
+            "it, or choose another --out"
+        )
+    try:
+        mixed, new = _mix(job)
+    except (DataError, buffers.ReplayError, ValueError) as exc:
+        raise TrainError(str(exc)) from exc
+    wanted = job.phases or tuple(mixed)
+    unknown = [p for p in wanted if p not in mixed]
+    if unknown:
+        raise TrainError(f"unknown phase(s) {', '.join(unknown)}; phases: {', '.join(mixed)}")
+    spec = RunSpec(job.base, job.out / "mix", job.out, tuple(wanted), job.train, job.resume)
+    outcomes = run_phases(spec, on_step=on_step, on_phase=on_phase, chooser=chooser)
+    version = None
+    if job.update_replay and new:
+        current = load_exported(job.data)
+        buffer = buffers.load(job.work / "replay")
+        updated = buffers.update(buffer, current, job.replay, trained=sorted(new & set(current)))
+        version = buffers.save(job.work / "replay", updated, job.replay).version
+    final = Path(outcomes[-1].checkpoint) if outcomes else job.base
+    summary = json.loads((job.out / SUMMARY).read_text())
+    summary.update(base=job.base_spec, mix=mixed, replay_version=version, new_leaves=sorted(new))
+    write_atomic(job.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    return RetrainResult(outcomes, final, mixed, version)

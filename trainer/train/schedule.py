@@ -1,0 +1,23 @@
+"""LAB's learning-rate schedule: linear warm-up, then constant (cosine decay optional).
+
+LAB found cosine decay destabilised later phases, hence constant as the default.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+
+def lr_factor(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
+    """Multiplier of the peak rate for the optimizer step about to be taken (0-based)."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        if schedule == "cosine":
+            span = max(1, total - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / span)))
+        return 1.0
+
+    return factor
