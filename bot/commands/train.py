@@ -21,13 +21,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sample of earlier ones), train each phase from the previous phase's checkpoint, "
         "then add the trained leaves to the replay buffer.",
     )
-    p.add_argument("--phases", metavar="LIST", help="comma-separated (default: knowledge,skills)")
+    p.add_argument(
+        "--phases",
+        metavar="LIST",
+        help="comma-separated, in order (default: knowledge,skills; add dpo for a SPIN phase)",
+    )
     p.add_argument("--base", metavar="MODEL", default="embedded", help="embedded | hf:DIR | DIR")
     p.add_argument("--data", type=Path, metavar="DIR", help="generated data (default <work>/data)")
     p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default <work>/train)")
     p.add_argument("--work", type=Path, metavar="DIR", help="work folder (default .bot/)")
     p.add_argument("--resume", action="store_true", help="continue or reuse a run in --out")
     p.add_argument("--lora", action="store_true", help="train LoRA adapters (peft)")
+    p.add_argument("--disperse", type=int, metavar="K", help="disperse-then-merge over K shards")
     p.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps per phase, at most")
     p.add_argument("--no-replay-update", action="store_true", help="leave the replay buffer as is")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -51,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["lora"] = True
     if args.max_steps:
         overrides["max_steps"] = args.max_steps
+    if args.disperse is not None:
+        if args.disperse < 1:
+            return _usage("--disperse must be >= 1")
+        overrides["disperse"] = args.disperse
     train_cfg = dataclasses.replace(config.train, **overrides)
     work = (args.work or root / ".bot").absolute()
     phases = tuple(p for p in (args.phases or "").split(",") if p) or None

@@ -28,6 +28,11 @@ class TrainConfig:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
+    disperse: int = 1  # > 1: disperse-then-merge, K sub-models on K shards of each phase
+    merge_method: Literal["average", "ties"] = "average"  # how the K sub-models are merged
+    dpo_beta: float = 0.1  # the `dpo` phase (SPIN pairs: own replies rejected)
+    dpo_max_pairs: int = 64  # prompts drawn from the last SFT phase's data
+    dpo_max_new_tokens: int = 128  # budget of the model's own (rejected) replies
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_tokens", "micro_batch_rows", "epochs"):
@@ -35,5 +40,9 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1")
         if self.lr <= 0 or self.warmup_steps < 0 or self.keep_checkpoints < 1:
             raise ValueError("train.lr must be > 0, warmup_steps >= 0, keep_checkpoints >= 1")
+        if self.disperse < 1 or self.dpo_max_pairs < 1 or self.dpo_max_new_tokens < 1:
+            raise ValueError("train.disperse, dpo_max_pairs, dpo_max_new_tokens must be >= 1")
+        if self.dpo_beta <= 0:
+            raise ValueError("train.dpo_beta must be > 0")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError("train.max_steps must be >= 1")

@@ -25,13 +25,9 @@ from trainer.data.render import IGNORE, Rendered, RenderError, render
 from trainer.train import checkpoint as ckpt
 from trainer.train.config import TrainConfig
 from trainer.train.plan import Plan, Step, make_plan
-from trainer.train.schedule import lr_factor
+from trainer.train.session import LOG, RunLog, TrainError, open_session, resume_point, save_points
 
-LOG = "train_log.jsonl"
-
-
-class TrainError(RuntimeError):
-    """A phase cannot run (bad data, nothing to resume, changed plan); said for humans."""
+__all__ = ["LOG", "PhaseJob", "PhaseResult", "StepEvent", "TrainError", "train_phase"]
 
 
 @dataclass(frozen=True)
@@ -126,7 +122,9 @@ def _batch(
     return collate_padded([examples[row[0]] for row in rows], pad)
 
 
-def _loss_sum(model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
+def token_nll(model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
+    """Per-position negative log-likelihood of each next token, (rows, T - 1); 0 where no
+    loss applies. The one forward pass SFT and DPO share."""
     kwargs = {
         "input_ids": batch.input_ids.to(device),
         "position_ids": batch.position_ids.to(device),
@@ -135,76 +133,42 @@ def _loss_sum(model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
         kwargs["attention_mask"] = batch.attention_mask.to(device)
     logits = model(**kwargs).logits[:, :-1].float()
     targets = batch.labels[:, 1:].to(device)
-    return F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]),
-        targets.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
+    return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")
+
+
+def _loss_sum(model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
+    return token_nll(model, batch, device).sum()
 
 
 def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = None) -> PhaseResult:
-    from accelerate import Accelerator
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     cfg = job.config
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(job.base, local_files_only=True)
     examples, dropped, digest = read_examples(job.data, tokenizer, cfg.max_tokens)
     plan = make_plan([len(e.input_ids) for e in examples], cfg, digest)
-    done = ckpt.checkpoints(job.out)
-    start_from = done[-1] if done else None
-    if start_from and not job.resume:
-        raise TrainError(
-            f"{job.out} already holds checkpoints of phase {job.name}; pass --resume to "
-            "continue it, or choose another --out"
-        )
-    if start_from and (start_from.meta.plan != plan.digest or not start_from.resumable):
-        raise TrainError(
-            f"cannot resume phase {job.name} from {start_from.path}: "
-            + ("its data or settings changed" if start_from.resumable else "no training state")
-            + "; start it again in a new --out"
-        )
-    cuda = torch.cuda.is_available()
-    precision = cfg.mixed_precision if cfg.mixed_precision != "auto" else ("bf16" if cuda else "no")
-    accelerator = Accelerator(mixed_precision=precision, cpu=not cuda)
-    torch.manual_seed(cfg.seed)
-    model = AutoModelForCausalLM.from_pretrained(
-        job.base, local_files_only=True, dtype=torch.float32
-    )
-    model.config.use_cache = False
-    if cfg.lora:
-        model = with_lora(model, cfg)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_factor(cfg.schedule, cfg.warmup_steps, len(plan.steps))
-    )
-    model, optimizer = accelerator.prepare(model, optimizer)
-    accelerator.register_for_checkpointing(schedule)
-    first, totals = 0, {"samples": 0, "tokens": 0}
-    if start_from:
-        accelerator.load_state(str(start_from.path / ckpt.STATE))
-        first = start_from.meta.step
-        totals = {"samples": start_from.meta.samples, "tokens": start_from.meta.tokens}
-    log = _Log(job.out / LOG, job.name, first)
+    start_from = resume_point(job.out, job.name, plan, job.resume)
+    wrap = (lambda m: with_lora(m, cfg)) if cfg.lora else None
+    run = open_session(job.base, cfg, plan, start_from, wrap=wrap)
+    model, optimizer, accelerator = run.model, run.optimizer, run.accelerator
+    log = RunLog(job.out / LOG, job.name, run.first_step)
     mode = _mask_mode(cfg, accelerator.unwrap_model(model))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    saves = _save_points(plan, cfg)
+    saves = save_points(plan, cfg)
     model.train()
-    loss = start_from.meta.loss if start_from else float("nan")
     processed, real, t0 = 0, 0, time.perf_counter()
     last: ckpt.Checkpoint | None = start_from
-    for index in range(first, len(plan.steps)):
+    for index in range(run.first_step, len(plan.steps)):
         step = plan.steps[index]
         tick = time.perf_counter()
         loss, tokens, seen = _step(model, optimizer, accelerator, examples, step, pad, mode, cfg)
         lr = float(optimizer.param_groups[0]["lr"])  # the rate this step used
-        schedule.step()
+        run.schedule.step()
         processed += seen
         real += tokens
-        totals["samples"] += len(step.examples)
-        totals["tokens"] += tokens
+        run.samples += len(step.examples)
+        run.tokens += tokens
         now = time.perf_counter()
         event = StepEvent(
             job.name,
@@ -216,12 +180,23 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
             tokens / max(now - tick, 1e-9),
             now - t0,
         )
-        log.write(event, step)
+        log.write(
+            {
+                "step": event.step,
+                "epoch": step.epoch,
+                "loss": loss,
+                "lr": lr,
+                "tokens": tokens,
+                "tokens_per_s": round(event.tokens_per_s, 1),
+                "elapsed": round(event.elapsed, 3),
+                "samples": step.examples,
+            }
+        )
         if on_step:
             on_step(event)
         if index + 1 in saves:
             meta = ckpt.CheckpointMeta(
-                index + 1, step.epoch, totals["samples"], totals["tokens"], loss, plan.digest
+                index + 1, step.epoch, run.samples, run.tokens, loss, plan.digest
             )
             last = ckpt.save(job.out, meta, model, tokenizer, accelerator, cfg.keep_checkpoints)
     if last is None:
@@ -230,7 +205,7 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
     return PhaseResult(
         name=job.name,
         samples=plan.samples,
-        tokens=totals["tokens"],
+        tokens=run.tokens,
         processed_tokens=processed,
         steps=len(plan.steps),
         final_loss=last.meta.loss,
@@ -240,19 +215,6 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
         dropped_too_long=dropped,
         seconds=time.perf_counter() - started,
     )
-
-
-def _save_points(plan: Plan, cfg: TrainConfig) -> set[int]:
-    n = len(plan.steps)
-    if cfg.save_every:
-        points = set(range(cfg.save_every, n + 1, cfg.save_every))
-    else:  # the last step of every epoch
-        points = {
-            i + 1
-            for i, s in enumerate(plan.steps)
-            if i + 1 == n or plan.steps[i + 1].epoch != s.epoch
-        }
-    return points | {n}
 
 
 def _efficiency(examples: list[Rendered], plan: Plan, cfg: TrainConfig) -> float:
@@ -303,38 +265,3 @@ def _step(
     tokens = sum(b.tokens for b in batches)
     processed = sum(b.processed_tokens for b in batches)
     return float(total) / max(trained, 1), tokens, processed
-
-
-class _Log:
-    """The JSONL step log; on resume, lines past the checkpoint (lost work) are dropped,
-    so the log lists exactly the samples the saved model has seen, each once."""
-
-    def __init__(self, path: Path, phase: str, resume_step: int) -> None:
-        self.path, self.phase = path, phase
-        path.parent.mkdir(parents=True, exist_ok=True)
-        kept = []
-        if path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    if json.loads(line).get("step", 0) <= resume_step:
-                        kept.append(line)
-                except ValueError:
-                    break  # a torn last line from a kill
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        tmp.replace(path)
-
-    def write(self, event: StepEvent, step: Step) -> None:
-        row = {
-            "phase": self.phase,
-            "step": event.step,
-            "epoch": step.epoch,
-            "loss": event.loss,
-            "lr": event.lr,
-            "tokens": event.tokens,
-            "tokens_per_s": round(event.tokens_per_s, 1),
-            "elapsed": round(event.elapsed, 3),
-            "samples": step.examples,
-        }
-        with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")

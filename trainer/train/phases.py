@@ -26,6 +26,8 @@ RESULT = "result.json"
 
 # Picks a phase's checkpoint (the benchmarks' chooser); by default the last one.
 Chooser = Callable[[str, list[ckpt.Checkpoint]], ckpt.Checkpoint]
+# Trains one phase from a job (plain SFT, disperse-then-merge, DPO, ...).
+PhaseTrainer = Callable[[PhaseJob, Callable[[StepEvent], None] | None], "PhaseOutcome"]
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,17 @@ class PhaseOutcome:
 
 
 @dataclass(frozen=True)
+class PhasePlan:
+    name: str
+    data: Path  # JSONL rows this phase trains on
+    trainer: PhaseTrainer | None = None  # None: plain SFT (with the chooser)
+
+
+@dataclass(frozen=True)
 class RunSpec:
     base: Path  # Hugging Face folder the first phase starts from
-    data: Path  # holds <phase>/data.jsonl (the mixed phase datasets)
+    phases: tuple[PhasePlan, ...]
     out: Path
-    phases: tuple[str, ...] = ("knowledge", "skills")
     config: TrainConfig = field(default_factory=TrainConfig)
     resume: bool = False
 
@@ -98,12 +106,10 @@ def run_phases(
     on_step: Callable[[StepEvent], None] | None = None,
     on_phase: Callable[[str, str], None] | None = None,
     chooser: Chooser | None = None,
-    train: Callable[[PhaseJob, Callable[[StepEvent], None] | None], PhaseOutcome] | None = None,
 ) -> list[PhaseOutcome]:
     """Train every phase in order and write `<out>/train_summary.json`.
 
-    `on_phase(name, status)` reports "start", "reused" or "skipped: <why>"; `train` replaces
-    the single-model phase (disperse-then-merge plugs in there).
+    `on_phase(name, status)` reports "start", "reused" or "skipped: <why>".
     """
     start = spec.base
     outcomes: list[PhaseOutcome] = []
@@ -112,8 +118,8 @@ def run_phases(
             f"{spec.out} already holds a training run; pass --resume to continue or reuse "
             "it, or choose another --out"
         )
-    for name in spec.phases:
-        data = spec.data / name / "data.jsonl"
+    for phase in spec.phases:
+        name, data = phase.name, phase.data
         if not data.is_file() or _rows(data) == 0:
             if on_phase:
                 on_phase(name, "skipped: no data for this phase")
@@ -125,7 +131,7 @@ def run_phases(
             if on_phase:
                 on_phase(name, "start")
             job = PhaseJob(name, start, data, folder, spec.config, resume=spec.resume)
-            done = (train or _single(chooser))(job, on_step)
+            done = (phase.trainer or _single(chooser))(job, on_step)
             write_atomic(folder / RESULT, json.dumps(asdict(done), indent=2) + "\n")
         else:
             done = reused

@@ -20,7 +20,7 @@ from trainer.data.rows import DataError, load_exported
 from trainer.sdg.store import write_atomic
 from trainer.train.config import TrainConfig
 from trainer.train.loop import StepEvent, TrainError
-from trainer.train.phases import SUMMARY, Chooser, PhaseOutcome, RunSpec, run_phases
+from trainer.train.phases import SUMMARY, Chooser, PhaseOutcome, PhasePlan, RunSpec, run_phases
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,27 @@ def _mix(job: RetrainJob) -> tuple[dict[str, dict[str, Any]], set[str]]:
     }, new
 
 
+DPO = "dpo"  # the optional preference phase after SFT (SPIN-style pairs)
+
+
+def _plans(job: RetrainJob, wanted: tuple[str, ...], sft: list[str]) -> tuple[PhasePlan, ...]:
+    """Each wanted phase with its data and trainer. DPO takes its prompts and reference
+    answers from the last SFT phase's data."""
+    from trainer.train.options import disperse, spin_dpo
+
+    cfg = job.train
+    plans = []
+    for name in wanted:
+        if name == DPO:
+            source = next((p for p in reversed(sft) if p in wanted), sft[-1])
+            dpo = spin_dpo(cfg.dpo_beta, cfg.dpo_max_pairs, cfg.dpo_max_new_tokens, cfg.seed)
+            plans.append(PhasePlan(name, job.out / "mix" / source / "data.jsonl", dpo))
+            continue
+        split = disperse(cfg.disperse, cfg.merge_method, cfg.seed) if cfg.disperse > 1 else None
+        plans.append(PhasePlan(name, job.out / "mix" / name / "data.jsonl", split))
+    return tuple(plans)
+
+
 def retrain(
     job: RetrainJob,
     *,
@@ -93,10 +114,11 @@ def retrain(
     except (DataError, buffers.ReplayError, ValueError) as exc:
         raise TrainError(str(exc)) from exc
     wanted = job.phases or tuple(mixed)
-    unknown = [p for p in wanted if p not in mixed]
+    known = [*mixed, DPO]
+    unknown = [p for p in wanted if p not in known]
     if unknown:
-        raise TrainError(f"unknown phase(s) {', '.join(unknown)}; phases: {', '.join(mixed)}")
-    spec = RunSpec(job.base, job.out / "mix", job.out, tuple(wanted), job.train, job.resume)
+        raise TrainError(f"unknown phase(s) {', '.join(unknown)}; phases: {', '.join(known)}")
+    spec = RunSpec(job.base, _plans(job, wanted, list(mixed)), job.out, job.train, job.resume)
     outcomes = run_phases(spec, on_step=on_step, on_phase=on_phase, chooser=chooser)
     version = None
     if job.update_replay and new:

@@ -84,3 +84,34 @@ def test_usage_errors_are_one_line(tmp_path: Path, tiny_base: Path) -> None:
     export(tmp_path / ".bot", LEAVES)
     phase = run_bot("train", "--base", str(tiny_base), "--phases", "dance", cwd=tmp_path)
     assert phase.returncode == 1 and "unknown phase" in phase.stderr
+
+
+def test_disperse_then_merge_and_a_dpo_phase(tiny_base: Path, tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "bot.yaml").write_text("train:\n  dpo_max_pairs: 4\n  dpo_max_new_tokens: 8\n")
+    export(tmp_path / ".bot", LEAVES)
+    done = run_bot(
+        "train",
+        "--base",
+        str(tiny_base),
+        "--disperse",
+        "2",
+        "--phases",
+        "knowledge,skills,dpo",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    knowledge, skills, dpo = summary["phases"]
+    for phase in (knowledge, skills):
+        assert phase["chosen_by"] == "merge:average"
+        assert [s["shard"] for s in phase["sub_models"]] == [0, 1]
+        merged = Path(phase["checkpoint"])
+        assert merged.name == "merged" and (merged / "merge.json").is_file()
+    # DPO starts from the merged skills model and ends the run.
+    assert dpo["name"] == "dpo" and dpo["steps"] >= 1
+    assert summary["final"] == dpo["checkpoint"]
+    pairs = (tmp_path / ".bot" / "train" / "dpo" / "pairs.jsonl").read_text().splitlines()
+    assert 0 < len(pairs) <= 4

@@ -1,0 +1,134 @@
+"""What every training phase (SFT or DPO) shares: the resume decision, the model,
+optimizer and schedule under accelerate, the step log, and when to save.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainer.train import checkpoint as ckpt
+from trainer.train.config import TrainConfig
+from trainer.train.plan import Plan
+from trainer.train.schedule import lr_factor
+
+LOG = "train_log.jsonl"
+
+
+class TrainError(RuntimeError):
+    """A phase cannot run (bad data, nothing to resume, changed plan); said for humans."""
+
+
+def resume_point(out: Path, phase: str, plan: Plan, resume: bool) -> ckpt.Checkpoint | None:
+    """The checkpoint to continue from, or None for a fresh start; refuses to mix runs."""
+    done = ckpt.checkpoints(out)
+    if not done:
+        return None
+    last = done[-1]
+    if not resume:
+        raise TrainError(
+            f"{out} already holds checkpoints of phase {phase}; pass --resume to continue "
+            "it, or choose another --out"
+        )
+    if last.meta.plan != plan.digest or not last.resumable:
+        raise TrainError(
+            f"cannot resume phase {phase} from {last.path}: "
+            + ("its data or settings changed" if last.resumable else "no training state")
+            + "; start it again in a new --out"
+        )
+    return last
+
+
+@dataclass
+class Session:
+    accelerator: Any
+    model: Any
+    optimizer: Any
+    schedule: Any
+    first_step: int  # steps already done (0 for a fresh start)
+    samples: int  # samples already trained on
+    tokens: int  # real tokens already processed
+
+
+def open_session(
+    base: Path,
+    cfg: TrainConfig,
+    plan: Plan,
+    start_from: ckpt.Checkpoint | None,
+    *,
+    wrap: Callable[[Any], Any] | None = None,
+    before_resume: Callable[[Any, Any], None] | None = None,
+) -> Session:
+    """Load `base`, wrap it (e.g. LoRA), prepare it with accelerate (bf16 autocast on GPU),
+    run `before_resume(model, accelerator)` while the weights are still the base's, then
+    load the saved state when resuming."""
+    from accelerate import Accelerator
+    from transformers import AutoModelForCausalLM
+
+    cuda = torch.cuda.is_available()
+    precision = cfg.mixed_precision if cfg.mixed_precision != "auto" else ("bf16" if cuda else "no")
+    accelerator = Accelerator(mixed_precision=precision, cpu=not cuda)
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.float32)
+    model.config.use_cache = False
+    if wrap is not None:
+        model = wrap(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_factor(cfg.schedule, cfg.warmup_steps, len(plan.steps))
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    accelerator.register_for_checkpointing(schedule)
+    if before_resume is not None:
+        before_resume(model, accelerator)
+    session = Session(accelerator, model, optimizer, schedule, 0, 0, 0)
+    if start_from:
+        accelerator.load_state(str(start_from.path / ckpt.STATE))
+        session.first_step = start_from.meta.step
+        session.samples, session.tokens = start_from.meta.samples, start_from.meta.tokens
+    return session
+
+
+def save_points(plan: Plan, cfg: TrainConfig) -> set[int]:
+    """Steps after which to checkpoint: every `save_every`, else each epoch's end; always
+    the last."""
+    n = len(plan.steps)
+    if cfg.save_every:
+        points = set(range(cfg.save_every, n + 1, cfg.save_every))
+    else:
+        points = {
+            i + 1
+            for i, s in enumerate(plan.steps)
+            if i + 1 == n or plan.steps[i + 1].epoch != s.epoch
+        }
+    return points | {n}
+
+
+class RunLog:
+    """The JSONL step log; on resume, lines past the checkpoint (lost work) are dropped,
+    so the log lists exactly the samples the saved model has seen, each once."""
+
+    def __init__(self, path: Path, phase: str, resume_step: int) -> None:
+        self.path, self.phase = path, phase
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kept = []
+        if path.exists():
+            for line in path.read_text().splitlines():
+                try:
+                    if json.loads(line).get("step", 0) <= resume_step:
+                        kept.append(line)
+                except ValueError:
+                    break  # a torn last line from a kill
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.replace(path)
+
+    def write(self, row: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps({"phase": self.phase, **row}) + "\n")
