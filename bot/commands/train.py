@@ -87,13 +87,17 @@ def run(args: argparse.Namespace) -> int:
         update_replay=not args.no_replay_update,
     )
     from bot.report.training import TrainingProgress, summary_table
+    from trainer.train.session import main_process
 
+    main = main_process()  # under `accelerate launch`, only one process reports
     try:
-        with TrainingProgress(enabled=args.format == "text") as progress:
+        with TrainingProgress(enabled=args.format == "text" and main) as progress:
             result = retrain(job, on_step=progress.step, on_phase=progress.phase)
     except TrainError as exc:
         print(f"bot train: {exc}", file=sys.stderr)
         return 1
+    if not main:
+        return 0
     summary = json.loads((job.out / "train_summary.json").read_text())
     if args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")

@@ -157,7 +157,7 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     saves = save_points(plan, cfg)
     model.train()
-    processed, real, t0 = 0, 0, time.perf_counter()
+    processed, real, t0, busy = 0, 0, time.perf_counter(), 0.0
     last: ckpt.Checkpoint | None = start_from
     for index in range(run.first_step, len(plan.steps)):
         step = plan.steps[index]
@@ -170,6 +170,7 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
         run.samples += len(step.examples)
         run.tokens += tokens
         now = time.perf_counter()
+        busy += now - tick  # training time only: checkpoint writes are not throughput
         event = StepEvent(
             job.name,
             index + 1,
@@ -201,7 +202,6 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
             last = ckpt.save(job.out, meta, model, tokenizer, accelerator, cfg.keep_checkpoints)
     if last is None:
         raise TrainError(f"phase {job.name}: the plan has no steps")
-    wall = time.perf_counter() - t0
     return PhaseResult(
         name=job.name,
         samples=plan.samples,
@@ -209,7 +209,7 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
         processed_tokens=processed,
         steps=len(plan.steps),
         final_loss=last.meta.loss,
-        tokens_per_s=real / wall if real else 0.0,
+        tokens_per_s=real / busy if real else 0.0,
         packing_efficiency=real / processed if processed else _efficiency(examples, plan, cfg),
         checkpoint=str(last.path),
         dropped_too_long=dropped,

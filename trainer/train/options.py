@@ -22,7 +22,7 @@ from trainer.sdg.store import write_atomic
 from trainer.train import checkpoint as ckpt
 from trainer.train.loop import PhaseJob, StepEvent, train_phase
 from trainer.train.phases import PhaseOutcome, PhaseTrainer
-from trainer.train.session import TrainError
+from trainer.train.session import TrainError, barrier, main_process, write_on_main
 
 if TYPE_CHECKING:
     from trainer.train.merge import MergeMethod
@@ -48,7 +48,7 @@ def disperse(k: int, method: MergeMethod = "average", seed: int = 0) -> PhaseTra
             data = job.out / "shards" / f"{i}.jsonl"
             text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in shard)
             if not data.is_file() or data.read_text("utf-8") != text:
-                write_atomic(data, text)
+                write_on_main(data, text)
             sub = replace(job, name=f"{job.name}[{i + 1}/{k}]", data=data, out=job.out / f"sub-{i}")
             result = train_phase(sub, on_step)  # resuming a finished sub-run is instant
             last = ckpt.checkpoints(sub.out)[-1]
@@ -108,7 +108,8 @@ def spin_dpo(beta: float, max_pairs: int, max_new_tokens: int, seed: int = 0) ->
         pairs_file = job.out / "pairs.jsonl"
         stamp = job.out / "pairs.source"
         source = f"{_sha(job.data)}:{job.base}:{max_pairs}:{max_new_tokens}:{seed}"
-        if not (pairs_file.is_file() and stamp.is_file() and stamp.read_text() == source):
+        fresh = pairs_file.is_file() and stamp.is_file() and stamp.read_text() == source
+        if not fresh and main_process():  # one process generates; the others wait below
             rows = read_sft_rows(job.data)[:max_pairs]
             with load_model(f"hf:{job.base}") as model:
                 built = build_pairs(
@@ -121,6 +122,7 @@ def spin_dpo(beta: float, max_pairs: int, max_new_tokens: int, seed: int = 0) ->
                 )
             write_pairs(pairs_file, built.pairs)
             write_atomic(stamp, source)
+        barrier()
         result = train_dpo(
             DPOJob(job.name, job.base, pairs_file, job.out, job.config, beta, job.resume),
             None if on_step is None else lambda e: on_step(_as_step(e)),

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer.sdg.store import write_atomic
 from trainer.train import checkpoint as ckpt
 from trainer.train.config import TrainConfig
 from trainer.train.loop import PhaseJob, PhaseResult, StepEvent, TrainError, train_phase
+from trainer.train.session import write_on_main
 
 SUMMARY = "train_summary.json"
 RESULT = "result.json"
@@ -132,7 +132,7 @@ def run_phases(
                 on_phase(name, "start")
             job = PhaseJob(name, start, data, folder, spec.config, resume=spec.resume)
             done = (phase.trainer or _single(chooser))(job, on_step)
-            write_atomic(folder / RESULT, json.dumps(asdict(done), indent=2) + "\n")
+            write_on_main(folder / RESULT, json.dumps(asdict(done), indent=2) + "\n")
         else:
             done = reused
             if on_phase:
@@ -145,7 +145,7 @@ def run_phases(
         "phases": [asdict(o) for o in outcomes],
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    write_atomic(spec.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    write_on_main(spec.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return outcomes
 
 

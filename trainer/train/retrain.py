@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,10 @@ from trainer.data import replay as buffers
 from trainer.data.config import MixConfig, ReplayConfig
 from trainer.data.mix import build_phases, phases, read_phase, write_phase
 from trainer.data.rows import DataError, load_exported
-from trainer.sdg.store import write_atomic
 from trainer.train.config import TrainConfig
 from trainer.train.loop import StepEvent, TrainError
 from trainer.train.phases import SUMMARY, Chooser, PhaseOutcome, PhasePlan, RunSpec, run_phases
+from trainer.train.session import barrier, main_process, write_on_main
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,13 @@ def retrain(
             f"{job.out} already holds a training run; pass --resume to continue or reuse "
             "it, or choose another --out"
         )
+    barrier()  # every process has checked before the main one writes
     try:
-        mixed, new = _mix(job)
+        if main_process():
+            mixed, new = _mix(job)
+        barrier()
+        if not main_process():  # read what the main process wrote
+            mixed, new = _mix(replace(job, resume=True))
     except (DataError, buffers.ReplayError, ValueError) as exc:
         raise TrainError(str(exc)) from exc
     wanted = job.phases or tuple(mixed)
@@ -121,7 +126,7 @@ def retrain(
     spec = RunSpec(job.base, _plans(job, wanted, list(mixed)), job.out, job.train, job.resume)
     outcomes = run_phases(spec, on_step=on_step, on_phase=on_phase, chooser=chooser)
     version = None
-    if job.update_replay and new:
+    if job.update_replay and new and main_process():
         current = load_exported(job.data)
         buffer = buffers.load(job.work / "replay")
         updated = buffers.update(buffer, current, job.replay, trained=sorted(new & set(current)))
@@ -129,5 +134,5 @@ def retrain(
     final = Path(outcomes[-1].checkpoint) if outcomes else job.base
     summary = json.loads((job.out / SUMMARY).read_text())
     summary.update(base=job.base_spec, mix=mixed, replay_version=version, new_leaves=sorted(new))
-    write_atomic(job.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    write_on_main(job.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
     return RetrainResult(outcomes, final, mixed, version)

@@ -132,3 +132,25 @@ class RunLog:
     def write(self, row: dict[str, Any]) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps({"phase": self.phase, **row}) + "\n")
+
+
+def main_process() -> bool:
+    """True in the process that writes shared files (the only one without a launcher)."""
+    from accelerate import PartialState
+
+    return bool(PartialState().is_main_process)
+
+
+def barrier() -> None:
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()
+
+
+def write_on_main(path: Path, text: str) -> None:
+    """Write a shared file once, atomically, and let every process continue after it."""
+    from trainer.sdg.store import write_atomic
+
+    if main_process():
+        write_atomic(path, text)
+    barrier()
