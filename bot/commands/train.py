@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--lora", action="store_true", help="train LoRA adapters (peft)")
     p.add_argument("--disperse", type=int, metavar="K", help="disperse-then-merge over K shards")
     p.add_argument("--max-steps", type=int, metavar="N", help="optimizer steps per phase, at most")
+    p.add_argument(
+        "--distill-replay",
+        action="store_true",
+        help="regenerate replayed answers with the base model (self-data distillation)",
+    )
     p.add_argument("--no-replay-update", action="store_true", help="leave the replay buffer as is")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -81,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         out=(args.out or work / "train").absolute(),
         phases=phases,
         train=train_cfg,
-        mix=config.mix,
+        mix=dataclasses.replace(config.mix, distill_replay=True)
+        if args.distill_replay
+        else config.mix,
         replay=config.replay,
         resume=args.resume,
         update_replay=not args.no_replay_update,

@@ -58,7 +58,22 @@ def _mix(job: RetrainJob) -> tuple[dict[str, dict[str, Any]], set[str]]:
         if not current:
             raise TrainError(f"{job.data}: no training data; run `bot generate` first")
         buffer = buffers.load(job.work / "replay")
-        built = build_phases(current, buffer, job.mix, new_leaves=job.new_leaves)
+        if job.mix.distill_replay:  # self-data distillation: replay in the model's own words
+            from trainer.data.distill import DistillConfig, replay_transform
+            from trainer.models import load_model
+
+            with load_model(f"hf:{job.base}") as model:
+                transform, name = replay_transform(model, DistillConfig(seed=job.mix.seed))
+                built = build_phases(
+                    current,
+                    buffer,
+                    job.mix,
+                    new_leaves=job.new_leaves,
+                    transform=transform,
+                    transform_name=name,
+                )
+        else:
+            built = build_phases(current, buffer, job.mix, new_leaves=job.new_leaves)
         manifests = {}
         for phase in built:
             write_phase(folder, phase)

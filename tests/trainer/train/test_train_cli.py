@@ -115,3 +115,22 @@ def test_disperse_then_merge_and_a_dpo_phase(tiny_base: Path, tmp_path: Path) ->
     assert summary["final"] == dpo["checkpoint"]
     pairs = (tmp_path / ".bot" / "train" / "dpo" / "pairs.jsonl").read_text().splitlines()
     assert 0 < len(pairs) <= 4
+
+
+def test_distilled_replay_is_recorded_in_the_manifest(tmp_path: Path) -> None:
+    from tests.tiny import build_tiny_model
+
+    base = build_tiny_model(tmp_path / "long", max_positions=2048)
+    (tmp_path / ".git").mkdir()
+    export(tmp_path / ".bot", LEAVES)
+    first = run_bot("train", "--base", str(base), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    export(tmp_path / ".bot", {"compositional_skills/writing/haiku": "c2"})
+    out = tmp_path / "run2"
+    second = run_bot(
+        "train", "--base", str(base), "--distill-replay", "--out", str(out), cwd=tmp_path
+    )
+    assert second.returncode == 0, second.stderr
+    manifest = json.loads((out / "mix" / "skills" / "manifest.json").read_text())
+    assert manifest["replay_transform"].startswith("distilled:")
+    assert manifest["replay_rows"] > 0  # the buffer rows that went through the model
