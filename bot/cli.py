@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 # Imported lazily so `bot validate` never pays for (or imports) torch.
-COMMANDS = ("validate", "generate", "serve", "gh", "train", "benchmark")
+COMMANDS = ("validate", "generate", "serve", "gh", "train", "benchmark", "doctor", "run")
 
 
 def parser(argv: Sequence[str]) -> argparse.ArgumentParser:

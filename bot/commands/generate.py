@@ -61,6 +61,15 @@ def _select(args: argparse.Namespace, root: Path, cwd: Path) -> list[Path] | str
 
 
 def run(args: argparse.Namespace) -> int:
+    done = execute(args)
+    if isinstance(done, int):
+        return done
+    jobs, work = done
+    return _emit(jobs, args, work, dry=args.dry_run)
+
+
+def execute(args: argparse.Namespace) -> tuple[list[Any], Path] | int:
+    """Plan (and unless --dry-run, run and export) generation; usage errors return 2."""
     cwd = Path.cwd()
     root = find_root(cwd)
     try:
@@ -93,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     except (ModelError, ValueError) as exc:
         return _usage(f"teacher {teacher.spec}: {exc}")
     if args.dry_run:
-        return _emit(jobs, args, work, dry=True)
+        return jobs, work
     from bot.report.progress import GenerationProgress
 
     with GenerationProgress(enabled=args.format == "text") as progress:
@@ -108,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     for job in jobs:
         if job.leaf and job.leaf.path in exported:
             job.output = str(exported[job.leaf.path].path)
-    return _emit(jobs, args, work, dry=False)
+    return jobs, work
 
 
 def _as_dict(job: Any) -> dict[str, Any]:

@@ -93,13 +93,19 @@ def _changes_in_background(cwd: Path, base: str | None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    report = build_report(args)
+    return report if isinstance(report, int) else _emit(report, args)
+
+
+def build_report(args: argparse.Namespace) -> Report | int:
+    """Validate what `args` selects; a usage error is returned as exit code 2."""
     cwd = Path.cwd()
     root = find_root(cwd)
     pending = _changes_in_background(cwd, args.base) if args.changed else None
     from bot.check import Options
     from bot.config import ConfigError, load_config
     from bot.rules import RULES
-    from bot.validate import Report, check_all, cross_leaf, finish
+    from bot.validate import check_all, cross_leaf, finish
 
     try:
         cfg = load_config(root).validate
@@ -114,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     if args.base and not args.changed:
         return _usage("--base needs --changed")
     paths = args.paths or [default_taxonomy(root)]
+    from bot.validate import Report
+
     report = Report(files=[])
     if pending is not None:
         from bot.gitdiff import GitError
@@ -154,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         if args.changed and report.files:
             _against_committed(report, root, cwd, opts)
     finish(report.files, disabled)
-    return _emit(report, args)
+    return report
 
 
 def _against_committed(report: Report, root: Path, cwd: Path, opts: Options) -> None:
