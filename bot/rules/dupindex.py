@@ -24,8 +24,9 @@ import json
 import os
 import tempfile
 from array import array
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from bot.check import FileResult
 from bot.rules.duplicates import (
@@ -44,6 +45,7 @@ FORMAT = 4
 NAME = "dupindex-v4.bin"
 KINDS = ("skill", "qa", "context")
 REBUILD_SHARE = 0.2  # rebuild when more leaves than this changed since the index was built
+Ints: TypeAlias = "array[int] | memoryview[int]"  # built: arrays; read: views of the file
 
 
 def _fingerprint(item: tuple[str, bytes]) -> tuple[str, list[tuple[Any, int, str]], list[bytes]]:
@@ -84,7 +86,7 @@ def _leaf_blobs(repo: Any, tree: Any, prefix: str) -> dict[str, Any]:
 
 
 class Index:
-    ARRAYS = (
+    ARRAYS: tuple[tuple[str, Literal["I", "B", "Q"]], ...] = (
         ("unit_file", "I"),
         ("unit_line", "I"),
         ("unit_kind", "B"),
@@ -94,7 +96,9 @@ class Index:
         ("inv_unit", "I"),
     )
 
-    def __init__(self, header: dict[str, Any], paths: bytes, arrays: dict[str, array[int]]) -> None:
+    def __init__(
+        self, header: dict[str, Any], paths: bytes | memoryview, arrays: Mapping[str, Ints]
+    ) -> None:
         self.header, self._paths_blob = header, paths
         self._paths: list[bytes] | None = None
         self.a = arrays
@@ -111,13 +115,13 @@ class Index:
 
     def location(self, unit: int) -> tuple[tuple[Any, ...], int]:
         if self._paths is None:
-            self._paths = self._paths_blob.split(b"\n")
+            self._paths = bytes(self._paths_blob).split(b"\n")
         return tuple(json.loads(self._paths[unit])), self.a["unit_line"][unit]
 
     def unit_set(self, i: int) -> frozenset[int]:
         return frozenset(self.a["flat"][self.a["offsets"][i] : self.a["offsets"][i + 1]])
 
-    def postings(self, h: int) -> array[int]:
+    def postings(self, h: int) -> Ints:
         inv = self.a["inv_hash"]
         lo = bisect.bisect_left(inv, h)
         hi = bisect.bisect_right(inv, h, lo)
@@ -162,7 +166,7 @@ def _write(path: Path, index: Index) -> None:
                 fh.write(blob)
             for name, _ in Index.ARRAYS:
                 fh.write(len(index.a[name]).to_bytes(8, "little"))
-                index.a[name].tofile(fh)
+                fh.write(index.a[name])
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -178,8 +182,14 @@ def preload(cache_dir: Path) -> None:
 
 
 def _read(path: Path) -> Index | None:
+    """Map the file rather than read it: a run touches a few pages of its 50 MB (10,000
+    leaves), and reading plus copying it cost 0.06 s. The arrays are typed views of the
+    mapping; the file is only ever replaced, never rewritten in place."""
+    import mmap
+
     try:
-        raw = memoryview(path.read_bytes())
+        with path.open("rb") as fh:
+            raw = memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
         pos = 0
 
         def chunk(size: int) -> memoryview:
@@ -196,12 +206,11 @@ def _read(path: Path) -> Index | None:
         header = json.loads(bytes(sized()))
         if header.get("format") != FORMAT:
             return None
-        paths = bytes(sized())
-        arrays: dict[str, array[int]] = {}
+        paths = sized()
+        arrays: dict[str, Ints] = {}
         for name, code in Index.ARRAYS:
-            arr = array(code)
-            arr.frombytes(chunk(int.from_bytes(chunk(8), "little") * arr.itemsize))
-            arrays[name] = arr
+            size = array(code).itemsize
+            arrays[name] = chunk(int.from_bytes(chunk(8), "little") * size).cast(code)
         return Index(header, paths, arrays)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or damaged: rebuilt

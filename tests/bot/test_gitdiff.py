@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
 from pathlib import Path
 
+import pygit2
 import pytest
 
-from bot.gitdiff import GitError, changed_leaves
+from bot.gitdiff import GitError, changed_leaves, tree_changes
 from tests.conftest import dump, skill_doc
 from tests.gitrepo import Repo
 
@@ -85,3 +89,42 @@ def test_errors(repo: Repo, tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     with pytest.raises(GitError, match="not inside a git repository"):
         changed_leaves(tmp_path / "plain", None)
+
+
+def _libgit2_paths(old: pygit2.Tree, new: pygit2.Tree) -> set[str]:
+    paths: set[str] = set()
+    for delta in old.diff_to_tree(new).deltas:
+        paths.update((delta.old_file.path, delta.new_file.path))
+    return paths
+
+
+def test_tree_changes_match_libgit2(repo: Repo) -> None:
+    def file_to_folder() -> None:
+        (repo.path / "README.md").unlink()
+        repo.write("README.md/x", "t\n")
+
+    trees = [repo.repo.head.peel(pygit2.Commit).tree]
+    edits = [
+        lambda: repo.write(LEAF.format("a"), dump(skill_doc(seed=77))),  # deep edit
+        lambda: repo.write("taxonomy/knowledge/x/y/qna.yaml", "new\n"),  # new folders
+        lambda: shutil.rmtree(repo.path / "taxonomy/compositional_skills/b"),  # gone folder
+        lambda: os.chmod(repo.path / "README.md", 0o755),  # mode only
+        file_to_folder,
+    ]
+    for edit in edits:
+        edit()
+        repo.commit("edit")
+        trees.append(repo.repo.head.peel(pygit2.Commit).tree)
+    assert tree_changes(repo.repo, trees[0], trees[0]) == set()
+    for old, new in itertools.combinations(trees, 2):
+        assert tree_changes(repo.repo, old, new) == _libgit2_paths(old, new)
+        assert tree_changes(repo.repo, new, old) == _libgit2_paths(new, old)
+
+
+def test_scan_state_goes_to_the_cache_dir(repo: Repo, tmp_path: Path) -> None:
+    repo.write(LEAF.format("a"), dump(skill_doc(seed=3)))
+    ch = changed_leaves(repo.path, "main", tmp_path / "elsewhere")
+    assert names(ch.changed) == ["a"]
+    assert (tmp_path / "elsewhere" / "gitscan-v2.bin").is_file()
+    assert not (repo.path / ".bot").exists()
+    assert names(changed_leaves(repo.path, "main", tmp_path / "elsewhere").changed) == ["a"]
