@@ -48,6 +48,15 @@ def _usage(msg: str) -> int:
     return 2
 
 
+def chooser(root: Path, job: Any) -> Any:
+    """LAB's checkpoint choice by benchmark (trainer/bench/chooser.py), when enabled."""
+    if not job.train.choose_checkpoint:
+        return None
+    from trainer.bench.chooser import make_chooser
+
+    return make_chooser(root, work=job.work)
+
+
 def run(args: argparse.Namespace) -> int:
     root = find_root(Path.cwd())
     try:
@@ -99,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     main = main_process()  # under `accelerate launch`, only one process reports
     try:
         with TrainingProgress(enabled=args.format == "text" and main) as progress:
-            result = retrain(job, on_step=progress.step, on_phase=progress.phase)
+            result = retrain(
+                job, on_step=progress.step, on_phase=progress.phase, chooser=chooser(root, job)
+            )
     except TrainError as exc:
         print(f"bot train: {exc}", file=sys.stderr)
         return 1

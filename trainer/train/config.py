@@ -18,6 +18,7 @@ class TrainConfig:
     max_steps: int | None = None  # stop early (after this many optimizer steps in the phase)
     save_every: int = 0  # optimizer steps between checkpoints; 0: at the end of each epoch
     keep_checkpoints: int = 3  # older checkpoints are deleted; the latest keeps full state
+    choose_checkpoint: bool = True  # with several checkpoints, pick by benchmark (LAB)
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     seed: int = 0

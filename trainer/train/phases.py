@@ -156,8 +156,12 @@ def _single(
         result = train_phase(job, on_step)
         sha = _digest(job.data)
         found = ckpt.checkpoints(job.out)
-        chosen = chooser(job.name, found) if chooser and len(found) > 1 else found[-1]
-        return outcome(result, sha, chosen, "benchmark" if chooser and len(found) > 1 else "last")
+        if chooser is None or len(found) < 2:
+            return outcome(result, sha, found[-1], "last")
+        try:
+            return outcome(result, sha, chooser(job.name, found), "benchmark")
+        except ValueError as exc:  # e.g. no held-out items to judge by: say so, keep the last
+            return outcome(result, sha, found[-1], f"last ({exc})")
 
     return train
 

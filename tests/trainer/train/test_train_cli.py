@@ -134,3 +134,20 @@ def test_distilled_replay_is_recorded_in_the_manifest(tmp_path: Path) -> None:
     manifest = json.loads((out / "mix" / "skills" / "manifest.json").read_text())
     assert manifest["replay_transform"].startswith("distilled:")
     assert manifest["replay_rows"] > 0  # the buffer rows that went through the model
+
+
+def test_checkpoint_choice_falls_back_to_the_last_and_says_why(
+    tiny_base: Path, tmp_path: Path
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "bot.yaml").write_text(
+        "train:\n  save_every: 1\n  batch_size: 2\n  packing: false\n"
+    )
+    export(tmp_path / ".bot", {"knowledge/science/water": "k1"})
+    done = run_bot("train", "--base", str(tiny_base), "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (phase,) = json.loads(done.stdout)["phases"]
+    assert phase["steps"] == 3
+    # No taxonomy here, so no held-out items to choose by: the last one, with the reason.
+    assert phase["chosen_by"].startswith("last (no benchmark items")
+    assert phase["checkpoint"] == phase["last_checkpoint"]

@@ -1,0 +1,86 @@
+"""Per-item metrics, from the raw scores a model produced for an item.
+
+- nll: mean negative log-likelihood per token of the reference answer (nats; lower is better).
+- mc_acc / doc_mc_acc: 1 when the highest-scoring option is the right one, else 0. Answer
+  options (mc_acc) are compared by log-likelihood per UTF-8 byte, as lm-evaluation-harness's
+  acc_norm does, so a long distractor is not penalised for its length alone; document
+  sentences (doc_mc_acc) differ only in one blanked term and are compared by their total
+  log-likelihood (the joint probability of the sentence).
+- rouge_l: ROUGE-L F-measure (beta 1) between the greedy answer and the reference, over
+  lower-cased word tokens.
+- judge: the judge model's 1-10 rating (see judge.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+Better = Literal["lower", "higher"]
+
+METRICS: dict[str, Better] = {
+    "nll": "lower",
+    "mc_acc": "higher",
+    "doc_mc_acc": "higher",
+    "rouge_l": "higher",
+    "judge": "higher",
+}
+METRIC_ORDER = tuple(METRICS)
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def tokens(text: str) -> list[str]:
+    """ROUGE tokens: runs of letters/digits, lower-cased (punctuation dropped)."""
+    return [t.lower() for t in _WORD.findall(text)]
+
+
+def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence (O(len(a) * len(b)) time, O(len(b)) memory)."""
+    if not a or not b:
+        return 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def rouge_l(candidate: str, reference: str) -> float:
+    """ROUGE-L F1: 2PR / (P + R) with P = LCS / |candidate|, R = LCS / |reference|."""
+    c, r = tokens(candidate), tokens(reference)
+    lcs = lcs_length(c, r)
+    if lcs == 0:
+        return 0.0
+    precision, recall = lcs / len(c), lcs / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def nll_per_token(logprob: float, num_tokens: int) -> float | None:
+    return -logprob / num_tokens if num_tokens > 0 else None
+
+
+def choose_option(
+    logprobs: Sequence[float], options: Sequence[str], *, normalize: bool
+) -> int | None:
+    """Index of the best option (first on ties), or None without options.
+
+    normalize: divide each log-likelihood by the option's length in UTF-8 bytes.
+    """
+    if not logprobs:
+        return None
+    if len(logprobs) != len(options):
+        raise ValueError(f"{len(logprobs)} scores for {len(options)} options")
+    values = [
+        lp / max(1, len(opt.encode("utf-8"))) if normalize else lp
+        for lp, opt in zip(logprobs, options, strict=True)
+    ]
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def oriented(metric: str, delta: float) -> float:
+    """A delta turned so that positive always means better."""
+    return -delta if METRICS[metric] == "lower" else delta
