@@ -1,13 +1,13 @@
 """Packed vs padded training on the same data, side by side, with the embedded model.
 
     .venv/bin/python benchmarks/train_speed.py [--data .bot/data] [--model embedded]
-        [--steps 3] [--batch-size 8] [--max-tokens 1024] [--rounds 2] [--json-out FILE]
+        [--steps 3] [--batch-size 8] [--pack-tokens 512] [--rounds 2] [--json-out FILE]
 
 Both sides run the real `bot train` loop (`trainer.train.loop.train_phase`) on the same
 rows, the same number of optimizer steps and the same samples per step:
   a. padded baseline: one example per row, `--batch-size` rows per forward pass, each
      padded to the longest in it (what a plain SFT data collator does);
-  b. packed: examples packed into rows of `--max-tokens` by best-fit decreasing, one row
+  b. packed: examples packed into rows of `--pack-tokens` by best-fit decreasing, two rows
      per forward pass, a block-diagonal causal mask keeping examples apart.
 Reported per side: packing efficiency (real tokens / tokens processed including padding)
 and training tokens/s (real tokens over training time; checkpoint writes excluded). The
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="embedded")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--max-tokens", type=int, default=1024)
+    ap.add_argument("--pack-tokens", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args(argv)
@@ -126,13 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         lr=1e-5,
         warmup_steps=0,
         batch_size=args.batch_size,
-        max_tokens=args.max_tokens,
+        pack_tokens=args.pack_tokens,
         max_steps=args.steps,
         keep_checkpoints=1,
     )
     sides = {
         "padded": TrainConfig(**common, packing=False, micro_batch_rows=args.batch_size),
-        "packed": TrainConfig(**common, packing=True, micro_batch_rows=1),
+        "packed": TrainConfig(**common, packing=True, micro_batch_rows=2),
     }
     console.print(
         f"data: {source}; {len(rows)} rows; model {args.model}; "

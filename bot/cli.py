@@ -8,7 +8,18 @@ import sys
 from collections.abc import Sequence
 
 # Imported lazily so `bot validate` never pays for (or imports) torch.
-COMMANDS = ("validate", "generate", "serve", "gh", "train", "benchmark", "doctor", "run")
+COMMANDS = (
+    "validate",
+    "generate",
+    "serve",
+    "gh",
+    "train",
+    "benchmark",
+    "doctor",
+    "run",
+    "release",
+    "simulate",
+)
 
 
 def parser(argv: Sequence[str]) -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ wrong types are located errors: a typo must never be silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class GenerateConfig:
     seed: int = 0
     temperature: float = 0.7
     max_rounds: int = 3  # over-generation rounds when filters drop too much
+    overgenerate: float = 3.0  # candidates proposed per sample still needed, each round
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,20 @@ class GithubConfig:
 
 
 @dataclass(frozen=True)
+class ReleaseConfig:
+    """`bot release`: versioned releases (docs/release.md)."""
+
+    base: str = "embedded"  # the base model spec: the first release starts from it
+    continue_from_last: bool = False  # train from the last release's model (else from base)
+    tag_prefix: str = "v"  # tags are <prefix>X.Y.Z
+    model_store: str | None = None  # released model folders (default <work>/releases)
+    max_regression: tuple[str, ...] = ()  # METRIC=X limits for the release benchmark
+    general: bool = True  # the general-v1 set in the release benchmark
+    author_name: str | None = None  # commit/tag identity (else GIT_AUTHOR_NAME, else the bot)
+    author_email: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     validate: ValidateConfig = field(default_factory=ValidateConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
@@ -65,6 +81,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     mix: MixConfig = field(default_factory=MixConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
 
 class ConfigError(Exception):
@@ -142,10 +159,17 @@ def _options(annotation: Any) -> tuple[Any, ...]:
 
 
 def load_config(root: Path) -> Config:
-    path = root / FILE
+    """`root`/bot.yaml, or the file `$BOT_CONFIG` names (a profile, e.g. for GPU runners)."""
+    override = os.environ.get("BOT_CONFIG")
+    path = (root / override) if override else root / FILE
+    if override and not path.is_file():
+        raise ConfigError(path, [error("config", "BOT_CONFIG names a file that does not exist")])
     if not path.exists():
         return Config()
-    doc = load(path.read_bytes())
+    raw = path.read_bytes()
+    if all(not line.strip() or line.lstrip().startswith(b"#") for line in raw.splitlines()):
+        return Config()  # empty or comments only: every default
+    doc = load(raw)
     problems = [p for p in doc.problems if p.severity.value == "error"]
     if doc.data is None or problems:
         raise ConfigError(path, problems or [error("config", "cannot read bot.yaml")])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from bot.rules import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,3 +38,22 @@ def test_pre_commit_files_are_valid() -> None:
             text=True,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_bot_yaml_lists_every_knob_and_every_profile_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+    import re
+    import typing
+
+    from bot.config import Config, load_config
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "bot.yaml").read_text()
+    hints = typing.get_type_hints(Config)
+    for section in dataclasses.fields(Config):
+        assert re.search(rf"^{section.name}:$", text, re.M), section.name
+        for knob in dataclasses.fields(hints[section.name]):
+            assert re.search(rf"^  # {knob.name}: ", text, re.M), f"{section.name}.{knob.name}"
+    load_config(root)  # the repository's own settings are valid
+    monkeypatch.setenv("BOT_CONFIG", "runners/bot.gpu.yaml")
+    assert load_config(root).train.mixed_precision == "bf16"

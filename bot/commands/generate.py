@@ -96,6 +96,7 @@ def execute(args: argparse.Namespace) -> tuple[list[Any], Path] | int:
         seed=cfg.seed if args.seed is None else args.seed,
         temperature=cfg.temperature,
         max_rounds=cfg.max_rounds,
+        overgenerate=cfg.overgenerate,
     )
     try:
         jobs = gen.plan(files, root, store, teacher, config)

@@ -12,8 +12,9 @@ class TrainConfig:
     warmup_steps: int = 5  # linear warm-up from 0, then the schedule
     schedule: Literal["constant", "cosine"] = "constant"  # LAB: constant after warm-up
     batch_size: int = 8  # samples per optimizer step (gradient accumulation reaches it)
-    max_tokens: int = 1024  # tokens per packed row; longer examples are dropped, counted
-    micro_batch_rows: int = 1  # rows per forward pass
+    max_tokens: int = 2048  # longest example trained on; longer ones are dropped, counted
+    pack_tokens: int = 512  # tokens per packed row (a longer example gets a row of its own)
+    micro_batch_rows: int = 2  # rows per forward pass
     epochs: int = 1
     max_steps: int | None = None  # stop early (after this many optimizer steps in the phase)
     save_every: int = 0  # optimizer steps between checkpoints; 0: at the end of each epoch
@@ -36,7 +37,7 @@ class TrainConfig:
     dpo_max_new_tokens: int = 128  # budget of the model's own (rejected) replies
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "max_tokens", "micro_batch_rows", "epochs"):
+        for name in ("batch_size", "max_tokens", "pack_tokens", "micro_batch_rows", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1")
         if self.lr <= 0 or self.warmup_steps < 0 or self.keep_checkpoints < 1:

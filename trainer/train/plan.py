@@ -41,7 +41,7 @@ class Plan:
 
 def _rows(lengths: Sequence[int], config: TrainConfig) -> list[list[int]]:
     if config.packing:
-        return pack(lengths, config.max_tokens)
+        return pack(lengths, config.pack_tokens)
     return [[i] for i in range(len(lengths))]
 
 

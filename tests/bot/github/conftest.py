@@ -8,49 +8,29 @@ installs it with ./dev.sh setup.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from bot.cli import main
+from bot.github import emulator
 from tests.bot.github.ghproxy import Proxy
 
 ROOT = Path(__file__).resolve().parents[3]
-EMULATE = ROOT / "tests" / "emulator" / "node_modules" / ".bin" / "emulate"
+EMULATE = emulator.EMULATE
 SEED = Path(__file__).with_name("seed.yaml")
 REPO = "owner/taxonomy"
 ROLES = {"maintainer": "maintain", "writer": "push", "reader": "pull", "taxonomy-bot": "push"}
 BASE_BOT_YAML = "github:\n  maintainers: [teamlead]\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Gh:
+class Gh(emulator.Api):
     """Direct calls to the emulator for test set-up and assertions (not through the proxy)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def call(self, method: str, path: str, who: str = "owner", **kw: Any) -> Any:
-        r = requests.request(
-            method, self.url + path, headers={"Authorization": f"token tok_{who}"}, timeout=10, **kw
-        )
-        assert r.status_code < 400, f"{method} {path}: {r.status_code} {r.text}"
-        return r.json() if r.content else None
 
     def comments(self, number: int) -> list[dict[str, Any]]:
         return list(self.call("GET", f"/repos/{REPO}/issues/{number}/comments?per_page=100"))
@@ -60,20 +40,6 @@ class Gh:
 
     def head(self, number: int) -> str:
         return str(self.call("GET", f"/repos/{REPO}/pulls/{number}")["head"]["sha"])
-
-    def put_file(self, repo: str, path: str, text: str, branch: str, who: str) -> str:
-        body = {"message": f"edit {path}", "branch": branch, "content": _b64(text)}
-        url = f"{self.url}/repos/{repo}/contents/{path}"
-        auth = {"Authorization": f"token tok_{who}"}
-        old = requests.get(url, params={"ref": branch}, headers=auth, timeout=10)
-        if old.status_code == 200:  # an update must name the blob it replaces
-            body["sha"] = old.json()["sha"]
-        made = self.call("PUT", f"/repos/{repo}/contents/{path}", who, json=body)
-        return str(made["commit"]["sha"])
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 @dataclass
@@ -117,36 +83,23 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "run ./dev.sh setup, or npm ci --prefix tests/emulator",
             pytrace=False,
         )
-    port = _free_port()
+    port = emulator.free_port()
     proxy = Proxy(f"http://127.0.0.1:{port}")
-    log = (tmp_path_factory.mktemp("emulator") / "emulate.log").open("w")
-    # Advertised URLs point at the proxy, so nothing bypasses it.
-    cmd = [str(EMULATE), "start", "-s", "github", "-p", str(port), "--seed", str(SEED)]
-    proc = subprocess.Popen([*cmd, "--base-url", proxy.url], stdout=log, stderr=log)
+    log = tmp_path_factory.mktemp("emulator") / "emulate.log"
     try:
-        gh = Gh(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(gh.url + "/user", timeout=1).status_code < 500:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the emulator did not start; see {log.name}", pytrace=False)
-            time.sleep(0.1)
-        for user, role in ROLES.items():
-            gh.call("PUT", f"/repos/{REPO}/collaborators/{user}", json={"permission": role})
+        # Advertised URLs point at the proxy, so nothing bypasses it.
+        emu = emulator.start(SEED, log, base_url=proxy.url, port=port)
+    except emulator.EmulatorError as exc:
+        proxy.close()
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        gh = Gh(emu.api.url)
+        emulator.seed_roles(gh, REPO, ROLES)
         gh.put_file(REPO, "bot.yaml", BASE_BOT_YAML, "main", "owner")
         yield World(gh, proxy, itertools.count(1))
     finally:
         proxy.close()
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        emu.stop()
 
 
 Run = Callable[..., tuple[int, str, str]]

@@ -17,7 +17,9 @@ from trainer.train.config import TrainConfig
 from trainer.train.loop import LOG, PhaseJob, StepEvent, TrainError, _loss_sum, read_examples
 from trainer.train.loop import train_phase as run
 
-FAST = TrainConfig(batch_size=4, max_tokens=128, lr=1e-3, warmup_steps=1)
+FAST = TrainConfig(
+    batch_size=4, max_tokens=128, pack_tokens=128, micro_batch_rows=1, lr=1e-3, warmup_steps=1
+)
 
 
 def job(base: Path, tmp: Path, config: TrainConfig = FAST, **kw: Any) -> PhaseJob:

@@ -1,0 +1,67 @@
+"""`bot release`: retrain, benchmark, write the manifest and notes, commit and tag
+(bot/release/). The release notes go to stdout; progress and errors to stderr."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "release",
+        help="retrain, benchmark and tag a versioned release",
+        description="Collect the leaves added, changed and removed since the last release "
+        "tag, retrain in phases with replay, benchmark against the previous release, write "
+        "releases/<version>/ (manifest, model card, changelog), commit and tag. An "
+        "interrupted release continues where it stopped. Prints the release notes.",
+    )
+    p.add_argument(
+        "--version",
+        dest="release_version",
+        metavar="X.Y.Z",
+        help="the version (default: the next minor after the last tag, or 0.1.0)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="say what would be released")
+    p.add_argument("--force", action="store_true", help="release even if the benchmark fails")
+    p.add_argument("--base", metavar="MODEL", help="base model (default bot.yaml release.base)")
+    p.add_argument("--work", type=Path, metavar="DIR", help="work folder (default .bot/)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.config import ConfigError, load_config
+    from bot.release.state import ReleaseError
+    from bot.taxonomy.find import find_root
+
+    root = find_root(Path.cwd())
+    try:
+        config = load_config(root)
+    except ConfigError as exc:
+        print(f"bot release: error: {exc}", file=sys.stderr)
+        return 2
+    from bot.release.run import Request, release
+
+    req = Request(
+        root=root,
+        work=(args.work or root / ".bot").absolute(),
+        config=config,
+        version=args.release_version,
+        base=args.base,
+        force=args.force,
+    )
+    try:
+        # stdout carries the notes alone: everything the stages print goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            if args.dry_run:
+                from bot.release.dryrun import dry_run
+
+                notes = dry_run(req)
+            else:
+                notes = release(req, lambda line: print(f"bot release: {line}", file=sys.stderr))
+    except ReleaseError as exc:
+        print(f"bot release: {exc}", file=sys.stderr)
+        return exc.code
+    sys.stdout.write(notes)
+    return 0

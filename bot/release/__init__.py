@@ -1,0 +1,1 @@
+"""`bot release`: versioned releases of the student model (docs/release.md)."""

@@ -1,0 +1,109 @@
+"""`bot run` end to end through the CLI: every stage, then a second run that skips them,
+then one edited leaf that costs one leaf of generation."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import dump, knowledge_doc, run_bot, skill_doc
+from tests.gitrepo import Repo
+from tests.tiny import build_tiny_model
+
+DOC = "# Topic\n\n" + "\n\n".join(
+    f"Paragraph {i} says that topic {i} has {i + 2} parts and began in year {1900 + i}."
+    for i in range(8)
+)
+
+
+def make_repo(root: Path, config: str, knowledge: bool = True) -> Path:
+    leaves = {"compositional_skills/writing/a": skill_doc(seed=1)}
+    if knowledge:
+        leaves["knowledge/science/c"] = knowledge_doc(seed=3)
+    for rel, doc in leaves.items():
+        folder = root / "taxonomy" / rel
+        folder.mkdir(parents=True)
+        (folder / "qna.yaml").write_text(dump(doc))
+        (folder / "attribution.txt").write_text("self-authored\n")
+    if knowledge:
+        (root / "taxonomy/knowledge/science/c/documents").mkdir()
+        (root / "taxonomy/knowledge/science/c/documents/topic.md").write_text(DOC)
+    (root / "bot.yaml").write_text(config)
+    Repo(root).commit("starter taxonomy")
+    return root
+
+
+def report_numbers(root: Path) -> dict[str, list[str]]:
+    doc = json.loads((root / ".bot/report/report.json").read_text())
+    assert (root / ".bot/report/report.md").read_text().strip()
+    assert (root / ".bot/report/deltas.png").stat().st_size > 1000
+    found: dict[str, list[str]] = {}
+    for leaf in doc["leaves"]:
+        if leaf["suite"] == "branch":
+            found[leaf["path"]] = [
+                m["metric"] for m in leaf["metrics"] if isinstance(m["candidate"], float)
+            ]
+    return found
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"), max_positions=2048)
+
+
+def test_run_then_rerun_then_one_edited_leaf(tmp_path: Path, tiny: Path) -> None:
+    config = (
+        f"generate:\n  teacher: hf:{tiny}\n  samples: 1\n  max_rounds: 1\ntrain:\n  max_steps: 2\n"
+    )
+    root = make_repo(tmp_path, config)
+    first = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
+    assert first.returncode == 0, first.stderr + first.stdout
+    for stage in ("validate", "generate", "train", "benchmark"):
+        assert stage in first.stdout
+    numbers = report_numbers(root)
+    assert set(numbers) == {"compositional_skills/writing/a", "knowledge/science/c"}
+    assert all("nll" in metrics for metrics in numbers.values())
+    state = json.loads((root / ".bot/run/state.json").read_text())
+    assert Path(state["model"], "model.safetensors").is_file()
+
+    started = time.monotonic()
+    again = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert time.monotonic() - started < 60
+    for stage in ("generate", "train", "benchmark"):
+        line = next(ln for ln in again.stdout.splitlines() if ln.strip("│ ").startswith(stage))
+        assert "skipped" in line, line
+
+    skill = root / "taxonomy/compositional_skills/writing/a/qna.yaml"
+    skill.write_text(dump(skill_doc(seed=7)))
+    edited = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
+    assert edited.returncode == 0, edited.stderr
+    store = json.loads((root / ".bot/run/state.json").read_text())
+    assert store["key"] != state["key"]  # retrained on the edited leaf
+    summary = json.loads(Path(store["run"], "train_summary.json").read_text())
+    assert summary["new_leaves"] == ["compositional_skills/writing/a"]
+
+
+def test_invalid_taxonomy_stops_at_validate(tmp_path: Path, tiny: Path) -> None:
+    root = make_repo(tmp_path, "")
+    (root / "taxonomy/knowledge/science/c/attribution.txt").unlink()
+    done = run_bot("run", "--base", f"hf:{tiny}", cwd=root)
+    assert done.returncode == 1
+    assert "validate failed" in done.stderr and "Traceback" not in done.stderr
+    assert not (root / ".bot/generate").exists()
+
+
+@pytest.mark.slow
+def test_run_on_the_embedded_model_with_a_reduced_config(tmp_path: Path) -> None:
+    config = (
+        "generate:\n  samples: 1\n  max_rounds: 1\n  overgenerate: 1.0\ntrain:\n  max_steps: 2\n"
+    )
+    root = make_repo(tmp_path, config, knowledge=False)  # one leaf: a few minutes
+    done = run_bot("run", cwd=root, timeout=1800)
+    assert done.returncode == 0, done.stderr + done.stdout
+    numbers = report_numbers(root)
+    assert set(numbers) == {"compositional_skills/writing/a"}
+    assert {"nll", "mc_acc", "rouge_l"} <= set(numbers["compositional_skills/writing/a"])
