@@ -37,7 +37,11 @@ def escape(text: str) -> str:
 
 
 def neutralize(markdown: str) -> str:
-    """A Markdown file from a workflow (it processed PR content): keep it, drop any markers."""
+    """A Markdown file from a workflow (it processed PR content): keep it, drop any markers.
+
+    A leading marker line (report.md starts with the one its comment will carry) is
+    removed; any other comment opener is made inert text."""
+    markdown = re.sub(r"\A\s*<!-- taxonomy-bot:[a-z-]+ -->[ \t]*\n?", "", markdown)
     return re.sub(r"<!--", "&lt;!--", markdown)
 
 

@@ -56,6 +56,8 @@ def test_escape_makes_pr_text_inert() -> None:
     out = escape(evil)
     assert "<" not in out and ">" not in out and "\n" not in out and "\\|" in out
     assert "<!--" not in neutralize("# Report\n<!-- taxonomy-bot:approval -->\n")
+    # report.md's own leading marker is dropped, not shown escaped in the comment.
+    assert neutralize("<!-- taxonomy-bot:benchmark -->\n**ok**\n") == "**ok**\n"
     with pytest.raises(ValueError):
         marker("everything")
 
