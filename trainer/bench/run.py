@@ -2,15 +2,16 @@
 
 Every (prompt, continuation) pair is scored once however many items share it (a QA item's
 reference answer is also its right option), all of them through `ChatModel.loglikelihood`
-in length-sorted chunks, and greedy answers through `ChatModel.generate`, grouped by token
-budget. Cost is linear in the number of items. Results are cached per model fingerprint.
+in chunks that keep a prompt's continuations together (longest prompts first), and greedy
+answers through `ChatModel.generate`, grouped by token budget. Cost is linear in the number
+of items. Results are cached per model fingerprint.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -101,10 +102,8 @@ def score_items(
     done = 0
     report = progress or (lambda phase, done, total: None)
     report("scoring", 0, total)
-    keys = sorted(pairs, key=lambda k: -(len(k[0]) + len(k[1])))
     logprob: dict[tuple[str, str], tuple[float, int]] = {}
-    for start in range(0, len(keys), LL_CHUNK):
-        chunk = keys[start : start + LL_CHUNK]
+    for chunk in ll_chunks(pairs):
         scores = model.loglikelihood([(_conv(p), c) for p, c in chunk])
         for key, score in zip(chunk, scores, strict=True):
             logprob[key] = (score.logprob, score.num_tokens)
@@ -132,6 +131,20 @@ def score_items(
         gen = answers.get((item.prompt, settings.budget(item))) if item.type == "qa" else None
         results[item.id] = ItemScores(lp, n, options, gen)
     return results
+
+
+def ll_chunks(pairs: Iterable[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Pairs in chunks of about LL_CHUNK, longest prompts first, never splitting a prompt's
+    continuations: a backend can then score a shared prompt once for all its options."""
+    by_prompt: dict[str, list[tuple[str, str]]] = {}
+    for key in pairs:
+        by_prompt.setdefault(key[0], []).append(key)
+    chunks: list[list[tuple[str, str]]] = [[]]
+    for prompt in sorted(by_prompt, key=lambda p: (-len(p), p)):
+        if chunks[-1] and len(chunks[-1]) + len(by_prompt[prompt]) > LL_CHUNK:
+            chunks.append([])
+        chunks[-1].extend(by_prompt[prompt])
+    return [c for c in chunks if c]
 
 
 def run_model(

@@ -11,6 +11,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
+from trainer.models import prefix
 from trainer.models.base import (
     ChatModelBase,
     Conversation,
@@ -77,6 +78,7 @@ class HFChatModel(ChatModelBase):
         dtype: str | None = None,
         max_batch_tokens: int | None = None,
         weights_id: str | None = None,
+        share_prefixes: bool = True,
     ) -> None:
         super().__init__(name)
         if not (path / "config.json").is_file():
@@ -106,6 +108,12 @@ class HFChatModel(ChatModelBase):
             self.model.config, "max_position_embeddings", None
         )
         self._weights_id = weights_id
+        # Score requests that share a prefix as one trie per row (see prefix.py); the
+        # tree-shaped mask needs an attention that takes an arbitrary 4D mask.
+        self.share_prefixes = share_prefixes and self.model.config._attn_implementation in (
+            "sdpa",
+            "eager",
+        )
         # One batch at a time: concurrent callers would only fight over the same cores/GPU.
         self._lock = threading.Lock()
 
@@ -148,13 +156,49 @@ class HFChatModel(ChatModelBase):
             if not 1 <= start <= len(ids):
                 raise ValueError(f"request {i}: start {start} outside 1..{len(ids)}")
             self._check_length(len(ids), f"request {i}")
+        results: list[list[TokenLogprob]] = [[] for _ in requests]
+        # Longer requests than a trie row gain nothing from one and would cost a
+        # width^2 mask: they are scored alone, under the causal mask sdpa builds itself.
+        shared = [
+            i
+            for i, (ids, _) in enumerate(requests)
+            if self.share_prefixes and len(ids) <= prefix.ROW_TOKENS
+        ]
+        alone = sorted(set(range(len(requests))) - set(shared))
+        for indices, score in ((shared, self._score_shared), (alone, self._score_alone)):
+            if indices:
+                for i, scores in zip(indices, score([requests[i] for i in indices]), strict=True):
+                    results[i] = scores
+        return results
+
+    def _width_budget(self) -> int:
         vocab = int(self.model.config.get_text_config().vocab_size)
+        return max(1, LOGITS_BUDGET_BYTES // (4 * vocab))
+
+    def _score_shared(self, requests: Sequence[TokenScoreRequest]) -> list[list[TokenLogprob]]:
+        rows = prefix.plan_rows(requests)
+        results: list[list[TokenLogprob]] = [[] for _ in requests]
+        for batch in plan_batches(
+            [len(r) for r in rows],
+            self.max_batch_tokens,
+            widths=[len(r.scored_nodes([requests[i][1] for i in r.members])) for r in rows],
+            width_budget=self._width_budget(),
+        ):
+            with self._lock:
+                scored = prefix.score_rows(
+                    self.model, [rows[b] for b in batch], requests, pad_id=self._tokenizer.pad_id
+                )
+            for i, scores in scored.items():
+                results[i] = scores
+        return results
+
+    def _score_alone(self, requests: Sequence[TokenScoreRequest]) -> list[list[TokenLogprob]]:
         results: list[list[TokenLogprob]] = [[] for _ in requests]
         for batch in plan_batches(
             [len(ids) for ids, _ in requests],
             self.max_batch_tokens,
             widths=[len(ids) - start + 1 for ids, start in requests],
-            width_budget=max(1, LOGITS_BUDGET_BYTES // (4 * vocab)),
+            width_budget=self._width_budget(),
         ):
             with self._lock:
                 scored = self._score_batch([requests[i] for i in batch])
