@@ -34,7 +34,7 @@ case "${1:-}" in
   run)
     setup
     shift
-    exec "$VENV/bin/bot" validate --summary "$@"
+    exec "$VENV/bin/bot" run "$@"
     ;;
   test)
     setup
