@@ -7,8 +7,8 @@ Both sides run the real `bot train` loop (`trainer.train.loop.train_phase`) on t
 rows, the same number of optimizer steps and the same samples per step:
   a. padded baseline: one example per row, `--batch-size` rows per forward pass, each
      padded to the longest in it (what a plain SFT data collator does);
-  b. packed: examples packed into rows of `--pack-tokens` by best-fit decreasing, two rows
-     per forward pass, a block-diagonal causal mask keeping examples apart.
+  b. packed: examples packed into rows of `--pack-tokens` by best-fit decreasing, one row
+     per forward pass (the default), a block-diagonal causal mask keeping examples apart.
 Reported per side: packing efficiency (real tokens / tokens processed including padding)
 and training tokens/s (real tokens over training time; checkpoint writes excluded). The
 sides alternate for `--rounds` rounds and each keeps its fastest (a shared machine only
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sides = {
         "padded": TrainConfig(**common, packing=False, micro_batch_rows=args.batch_size),
-        "packed": TrainConfig(**common, packing=True, micro_batch_rows=2),
+        "packed": TrainConfig(**common, packing=True, micro_batch_rows=1),
     }
     console.print(
         f"data: {source}; {len(rows)} rows; model {args.model}; "

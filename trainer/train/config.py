@@ -14,7 +14,7 @@ class TrainConfig:
     batch_size: int = 8  # samples per optimizer step (gradient accumulation reaches it)
     max_tokens: int = 2048  # longest example trained on; longer ones are dropped, counted
     pack_tokens: int = 512  # tokens per packed row (a longer example gets a row of its own)
-    micro_batch_rows: int = 2  # rows per forward pass
+    micro_batch_rows: int = 1  # rows per forward pass (>1 pads the shorter rows)
     epochs: int = 1
     max_steps: int | None = None  # stop early (after this many optimizer steps in the phase)
     save_every: int = 0  # optimizer steps between checkpoints; 0: at the end of each epoch
