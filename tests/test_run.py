@@ -4,6 +4,9 @@ then one edited leaf that costs one leaf of generation."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -107,3 +110,64 @@ def test_run_on_the_embedded_model_with_a_reduced_config(tmp_path: Path) -> None
     numbers = report_numbers(root)
     assert set(numbers) == {"compositional_skills/writing/a"}
     assert {"nll", "mc_acc", "rouge_l"} <= set(numbers["compositional_skills/writing/a"])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+def test_an_interrupted_run_continues_where_it_stopped(
+    tmp_path: Path, tiny: Path, sig: signal.Signals
+) -> None:
+    config = (
+        f"generate:\n  teacher: hf:{tiny}\n  samples: 1\n  max_rounds: 1\n"
+        "train:\n  batch_size: 1\n  packing: false\n  save_every: 1\n  epochs: 40\n"
+        "  choose_checkpoint: false\n  keep_checkpoints: 2\n"
+    )
+    root = make_repo(tmp_path, config)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--base", f"hf:{tiny}"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    while not list(root.glob(".bot/runs/*/knowledge/checkpoints/step-*")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+    time.sleep(1)  # mid-phase: hundreds of steps are planned
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "run `bot run` again" in err, err
+        assert "Traceback" not in err
+    again = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
+    assert again.returncode == 0, again.stderr
+    (run,) = root.glob(".bot/runs/*")
+    log = [json.loads(line) for line in (run / "knowledge" / "train_log.jsonl").open()]
+    steps = [row["step"] for row in log]
+    assert steps == list(range(1, len(steps) + 1))  # continued: no step lost or repeated
+    assert (run / "train_summary.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (OSError(28, "No space left on device", "/x/model.safetensors"), "disk full"),
+        (MemoryError(), "out of memory"),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "out of memory"),
+        (KeyboardInterrupt(), "interrupted during train"),
+    ],
+)
+def test_resource_errors_name_the_stage_and_what_to_change(
+    error: BaseException, words: str
+) -> None:
+    from bot.pipeline import RunResult, Stage, StageFailed, _timed
+
+    def fail(stage: Stage) -> None:
+        raise error
+
+    result = RunResult()
+    with pytest.raises(StageFailed) as caught:
+        _timed(result, "train", fail)
+    assert words in str(caught.value) and "bot run" in str(caught.value)
+    assert result.stages[0].status == "failed"
