@@ -6,6 +6,7 @@ in parallel worker processes; cross-leaf rules run afterwards in validate.py.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -137,9 +138,12 @@ def check_file(leaf: LeafFile, opts: Options) -> FileResult:
         count, unit = content.words_as_tokens, "tokens (estimated from words)"
     res.problems += content.sizes(doc, kind, content.Limits(opts.window), count, unit)
     items = duplicates.units(doc.data, kind)
-    hashed = [duplicates.shingle_hashes(u.text) for u in items]
-    res.problems += duplicates.within_leaf(doc, items, hashed, legacy=version == 1)
+    sets = [duplicates.shingles(u.text) for u in items]
+    res.problems += duplicates.within_leaf(doc, items, sets, legacy=version == 1)
     res.units = [(u.path, doc.where(u.path)[0], u.kind) for u in items]
-    if opts.shingles:
-        res.shingles = [h.tobytes() for h in hashed]
+    if opts.shingles:  # for the cross-leaf join; b"" for the kinds it does not compare
+        res.shingles = [
+            array("q", sorted(s)).tobytes() if u.kind in duplicates.CROSS_LEAF_KINDS else b""
+            for u, s in zip(items, sets, strict=True)
+        ]
     return res

@@ -52,12 +52,15 @@ def cross_leaf(
     results: list[FileResult], focus: set[str] | None = None, extra: Iterable[FileResult] = ()
 ) -> None:
     """Add duplicate-across-leaves warnings in place (needs shingles on the results)."""
+    every = (*results, *extra)
+    if len(every) < 2:
+        return  # nothing to compare across
     from array import array
 
     from bot.rules.duplicates import CROSS_LEAF_KINDS, Entry, across_leaves
 
     entries, sets = [], []
-    for r in (*results, *extra):
+    for r in every:
         for (path, line, kind), blob in zip(r.units, r.shingles, strict=False):
             if kind not in CROSS_LEAF_KINDS:
                 continue

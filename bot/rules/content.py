@@ -4,7 +4,7 @@ unknown-key, document-commit, document-patterns, size-limit."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,30 +16,37 @@ from bot.taxonomy.yamlload import Path as YPath
 _SHA = re.compile(r"[0-9a-f]{40}")
 
 
-def strings(data: Any, path: YPath = ()) -> Iterator[tuple[YPath, str]]:
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from strings(v, (*path, k))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from strings(v, (*path, i))
-    elif isinstance(data, str):
-        yield path, data
+def blank_paths(data: Any, path: YPath = ()) -> list[YPath]:
+    """Where the non-empty strings made only of whitespace are, in document order."""
+    out: list[YPath] = []
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for k, v in items:
+        if isinstance(v, str):
+            if v.isspace():
+                out.append((*path, k))
+        elif isinstance(v, dict | list):
+            out += blank_paths(v, (*path, k))
+    return out
 
 
 def blank_text(doc: Loaded, version: int) -> list[Problem]:
     out = []
-    for path, text in strings(doc.data):
-        if text and not text.strip():
-            if version == 1 and path == ("task_description",):
-                continue
-            out.append(
-                error(
-                    "blank-text",
-                    f"{dotted(path)} is only whitespace; write the text or remove the key",
-                    *doc.where(path),
-                )
+    for path in blank_paths(doc.data):
+        if version == 1 and path == ("task_description",):
+            continue
+        out.append(
+            error(
+                "blank-text",
+                f"{dotted(path)} is only whitespace; write the text or remove the key",
+                *doc.where(path),
             )
+        )
     return out
 
 

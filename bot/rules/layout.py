@@ -68,19 +68,35 @@ def nesting(leaf: LeafFile) -> list[Problem]:
                 )
             )
             break
-    for top, dirs, files in os.walk(here):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if top != here and LEAF_NAME in files:
-            inner = Path(top, LEAF_NAME)
-            out.append(
-                error(
-                    "leaf-nesting",
-                    f"another leaf sits inside this one ({inner}); "
-                    "move it out so that no qna.yaml sits above another",
-                )
+    if inner := _leaf_below(here, top=True):
+        out.append(
+            error(
+                "leaf-nesting",
+                f"another leaf sits inside this one ({inner}); "
+                "move it out so that no qna.yaml sits above another",
             )
-            break
+        )
     return out
+
+
+def _leaf_below(folder: str, top: bool = False) -> str | None:
+    """The first qna.yaml in a subfolder of `folder` (top-down, sorted), skipping hidden
+    folders. One scandir per folder: a leaf folder rarely has subfolders."""
+    subdirs: list[str] = []
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.is_dir():
+                    if not entry.name.startswith(".") and not entry.is_symlink():
+                        subdirs.append(entry.path)
+                elif not top and entry.name == LEAF_NAME:
+                    return entry.path
+    except OSError:
+        return None
+    for sub in sorted(subdirs):
+        if found := _leaf_below(sub):
+            return found
+    return None
 
 
 def attribution(leaf: LeafFile, version: int) -> list[Problem]:

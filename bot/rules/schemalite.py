@@ -9,7 +9,6 @@ Any keyword outside SUPPORTED makes schema loading fail loudly, never silently.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -86,49 +85,62 @@ def _equal(a: Any, b: Any) -> bool:
     )
 
 
-def _canon(value: Any) -> str:
-    """A hashable form under which JSON-equal values (1 and 1.0) coincide."""
-
-    def norm(v: Any) -> Any:
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
-        if isinstance(v, dict):
-            return {str(k): norm(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [norm(x) for x in v]
-        return v
-
-    return json.dumps(norm(value), sort_keys=True, default=str)
+def _canon(value: Any) -> Any:
+    """A hashable form under which exactly the JSON-equal values coincide: 1 and 1.0 do,
+    True and 1 do not (Python's own == and hash would merge those)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return ("object", frozenset((str(k), _canon(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("array", tuple(map(_canon, value)))
+    return value
 
 
 def iter_errors(
     schema: dict[str, Any], value: Any, path: tuple[str | int, ...] = ()
 ) -> Iterator[SchemaError]:
-    if "type" in schema and not _is_type(value, schema["type"]):
-        yield SchemaError(path, "type", schema["type"], value, schema)
+    out: list[SchemaError] = []
+    _collect(schema, value, path, out)
+    return iter(out)
+
+
+def _collect(
+    schema: dict[str, Any], value: Any, path: tuple[str | int, ...], out: list[SchemaError]
+) -> None:
+    """Append the failed keywords for `value`, depth first in schema property order.
+
+    Runs for every node of every leaf: plain recursion into a list, not generators."""
+    if "type" in schema and not _TYPES[schema["type"]](value):
+        out.append(SchemaError(path, "type", schema["type"], value, schema))
         return  # the other keywords only apply to their own type
     if "const" in schema and not _equal(value, schema["const"]):
-        yield SchemaError(path, "const", schema["const"], value, schema)
-    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
-        yield SchemaError(path, "minLength", schema["minLength"], value, schema)
-    if isinstance(value, dict):
+        out.append(SchemaError(path, "const", schema["const"], value, schema))
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            out.append(SchemaError(path, "minLength", schema["minLength"], value, schema))
+    elif isinstance(value, dict):
         props = schema.get("properties", {})
         for key in schema.get("required", ()):
             if key not in value:
-                yield SchemaError(path, "required", [key], value, schema)
+                out.append(SchemaError(path, "required", [key], value, schema))
         for key, deps in schema.get("dependentRequired", {}).items():
             if key in value and any(d not in value for d in deps):
-                yield SchemaError(path, "dependentRequired", {key: deps}, value, schema)
+                out.append(SchemaError(path, "dependentRequired", {key: deps}, value, schema))
         if schema.get("additionalProperties") is False and any(k not in props for k in value):
-            yield SchemaError(path, "additionalProperties", False, value, schema)
+            out.append(SchemaError(path, "additionalProperties", False, value, schema))
         for key, sub in props.items():
             if key in value:
-                yield from iter_errors(sub, value[key], (*path, key))
-    if isinstance(value, list):
+                _collect(sub, value[key], (*path, key), out)
+    elif isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
-            yield SchemaError(path, "minItems", schema["minItems"], value, schema)
-        if schema.get("uniqueItems") and len({_canon(v) for v in value}) < len(value):
-            yield SchemaError(path, "uniqueItems", True, value, schema)
+            out.append(SchemaError(path, "minItems", schema["minItems"], value, schema))
+        if schema.get("uniqueItems") and len(set(map(_canon, value))) < len(value):
+            out.append(SchemaError(path, "uniqueItems", True, value, schema))
         if isinstance(items := schema.get("items"), dict):
             for i, item in enumerate(value):
-                yield from iter_errors(items, item, (*path, i))
+                _collect(items, item, (*path, i), out)

@@ -34,6 +34,10 @@ _TRAILING = re.compile(r"[ \t]+$", re.M)
 _TAB_INDENT = re.compile(r"^ *\t", re.M)
 _LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _resolver = Resolver()
+# First characters of plain scalars that may resolve to a non-string (true, 12, ~, ...).
+# A None entry would be a resolver for every first character: then always ask.
+_RESOLVED_FIRST = frozenset(Resolver.yaml_implicit_resolvers)
+_ANY_FIRST = None in _RESOLVED_FIRST
 _constructor = SafeConstructor()
 
 
@@ -139,9 +143,12 @@ def hygiene(text: str, problems: list[Problem]) -> None:
 def _scalar(ev: Any) -> Any:
     tag = ev.tag
     if tag is None or tag == "!":
+        value = ev.value
         if not ev.implicit[0]:
-            return ev.value  # quoted scalars are always strings
-        tag = _resolver.resolve(yaml.ScalarNode, ev.value, ev.implicit)  # type: ignore[no-untyped-call]
+            return value  # quoted scalars are always strings
+        if value and not _ANY_FIRST and value[0] not in _RESOLVED_FIRST:
+            return value  # no implicit type starts with this character: text
+        tag = _resolver.resolve(yaml.ScalarNode, value, ev.implicit)  # type: ignore[no-untyped-call]
     if tag not in _SCALAR_TAGS:
         raise _Abort(
             error(
@@ -175,59 +182,68 @@ class _Abort(Exception):
         self.problem = problem
 
 
+# Event classes -> what the loop does with them (a dict lookup beats a chain of `is`).
+_SCALAR, _COLLECTION, _END, _DOCUMENT, _ALIAS, _SKIP = range(6)
+_KIND: dict[type, int] = {
+    yaml.ScalarEvent: _SCALAR,
+    yaml.MappingStartEvent: _COLLECTION,
+    yaml.SequenceStartEvent: _COLLECTION,
+    yaml.MappingEndEvent: _END,
+    yaml.SequenceEndEvent: _END,
+    yaml.DocumentStartEvent: _DOCUMENT,
+    yaml.AliasEvent: _ALIAS,
+    yaml.StreamStartEvent: _SKIP,
+    yaml.StreamEndEvent: _SKIP,
+    yaml.DocumentEndEvent: _SKIP,
+}
+
+
+def _anchor(ev: Any) -> _Abort:
+    return _Abort(
+        error(
+            "yaml-anchors",
+            f"YAML anchor/alias '{ev.anchor}' is not allowed; write the value out in full",
+            *_pos(ev.start_mark),
+        )
+    )
+
+
 def _compose(text: str, out: Loaded) -> None:
-    # Each stack frame: [container, path, pending key (None = expecting a key)].
-    stack: list[list[Any]] = []
+    """Build the document from libyaml's events, recording where every key and value is.
+
+    The open container is held in locals (container, path, is_map, key = the pending
+    key of a mapping, None while a key is expected); enclosing ones wait on `stack`.
+    This loop runs once per YAML node of every leaf, so it is kept flat."""
+    values, keys = out.values, out.keys
+    stack: list[tuple[Any, Path, bool, Any]] = []
+    container: Any = None
+    path: Path = ()
+    is_map = False
+    key: Any = None
     root: Any = None
-    documents = 0
-    nodes = 0
-
-    def place(value: Any, ev: Any) -> None:
-        nonlocal root
-        if not stack:
-            root = value
-            out.values[()] = _pos(ev.start_mark)
-            return
-        frame = stack[-1]
-        container, path = frame[0], frame[1]
-        if isinstance(container, list):
-            p = (*path, len(container))
-            container.append(value)
-        else:
-            key = frame[2]
-            frame[2] = None
-            p = (*path, key)
-            if key not in container:
-                container[key] = value
-        out.values[p] = _pos(ev.start_mark)
-
+    documents = nodes = 0
     loader = _LOADER(text)
     try:
-        while loader.check_event():
-            ev = loader.get_event()
-            kind = type(ev)
-            if kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    raise _Abort(
-                        error(
-                            "yaml-syntax",
-                            "more than one YAML document (---); a qna.yaml holds exactly one",
-                            *_pos(ev.start_mark),
+        for ev in iter(loader.get_event, None):
+            kind = _KIND[type(ev)]
+            if kind > _COLLECTION:
+                if kind == _END:
+                    container, path, is_map, key = stack.pop()
+                elif kind == _DOCUMENT:
+                    documents += 1
+                    if documents > 1:
+                        raise _Abort(
+                            error(
+                                "yaml-syntax",
+                                "more than one YAML document (---); a qna.yaml holds exactly one",
+                                *_pos(ev.start_mark),
+                            )
                         )
-                    )
+                elif kind == _ALIAS:
+                    raise _anchor(ev)
                 continue
-            if kind in (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent):
-                continue
-            if kind is yaml.AliasEvent or getattr(ev, "anchor", None):
-                name = ev.anchor
-                raise _Abort(
-                    error(
-                        "yaml-anchors",
-                        f"YAML anchor/alias '{name}' is not allowed; write the value out in full",
-                        *_pos(ev.start_mark),
-                    )
-                )
+            if ev.anchor:
+                raise _anchor(ev)
             nodes += 1
             if nodes > MAX_NODES:
                 raise _Abort(
@@ -235,31 +251,8 @@ def _compose(text: str, out: Loaded) -> None:
                         "yaml-limits", f"more than {MAX_NODES:,} YAML nodes", *_pos(ev.start_mark)
                     )
                 )
-            frame = stack[-1] if stack else None
-            expecting_key = frame is not None and isinstance(frame[0], dict) and frame[2] is None
-            if kind is yaml.ScalarEvent:
-                if expecting_key:
-                    assert frame is not None
-                    key = ev.value
-                    path = (*frame[1], key)
-                    if key in frame[0]:
-                        first = out.keys[path]
-                        out.problems.append(
-                            error(
-                                "yaml-duplicate-key",
-                                f"duplicate key '{key}' (first defined at line "
-                                f"{first[0]}); the later value would silently replace the first. "
-                                "Keep one.",
-                                *_pos(ev.start_mark),
-                            )
-                        )
-                    else:
-                        out.keys[path] = _pos(ev.start_mark)
-                    frame[2] = key
-                else:
-                    place(_scalar(ev), ev)
-            elif kind in (yaml.MappingStartEvent, yaml.SequenceStartEvent):
-                if expecting_key:
+            if is_map and key is None:  # this node is a key
+                if kind == _COLLECTION:
                     raise _Abort(
                         error(
                             "yaml-syntax",
@@ -267,33 +260,38 @@ def _compose(text: str, out: Loaded) -> None:
                             *_pos(ev.start_mark),
                         )
                     )
-                want = _STD + ("map" if kind is yaml.MappingStartEvent else "seq")
-                if ev.tag not in (None, "!", want):
-                    raise _Abort(
-                        error("yaml-tags", f"unsupported tag {ev.tag!r}", *_pos(ev.start_mark))
-                    )
-                if len(stack) >= MAX_DEPTH:
-                    raise _Abort(
+                key = ev.value
+                if key in container:
+                    first = keys[(*path, key)]
+                    out.problems.append(
                         error(
-                            "yaml-limits",
-                            f"nested deeper than {MAX_DEPTH} levels",
+                            "yaml-duplicate-key",
+                            f"duplicate key '{key}' (first defined at line "
+                            f"{first[0]}); the later value would silently replace the first. "
+                            "Keep one.",
                             *_pos(ev.start_mark),
                         )
                     )
-                container: Any = {} if kind is yaml.MappingStartEvent else []
-                path_here: Path = (
-                    ()
-                    if not stack
-                    else (
-                        (*stack[-1][1], len(stack[-1][0]))
-                        if isinstance(stack[-1][0], list)
-                        else (*stack[-1][1], stack[-1][2])
-                    )
-                )
-                place(container, ev)
-                stack.append([container, path_here, None])
-            else:  # MappingEnd / SequenceEnd
-                stack.pop()
+                else:
+                    keys[(*path, key)] = _pos(ev.start_mark)
+                continue
+            value = _scalar(ev) if kind == _SCALAR else _collection(ev, len(stack))
+            # Place the value in the open container (or as the root).
+            if is_map:
+                here: Path = (*path, key)
+                if key not in container:
+                    container[key] = value
+                key = None
+            elif container is not None:
+                here = (*path, len(container))
+                container.append(value)
+            else:
+                here = ()
+                root = value
+            values[here] = _pos(ev.start_mark)
+            if kind == _COLLECTION:
+                stack.append((container, path, is_map, key))
+                container, path, is_map, key = value, here, isinstance(value, dict), None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = _pos(mark) if mark is not None else (1, 1)
@@ -308,6 +306,18 @@ def _compose(text: str, out: Loaded) -> None:
     if documents == 0:
         raise _Abort(error("yaml-empty", "file holds no YAML document"))
     out.data = root
+
+
+def _collection(ev: Any, depth: int) -> dict[str, Any] | list[Any]:
+    """A new, empty mapping or list for a start event, after checking its tag and depth."""
+    is_map = type(ev) is yaml.MappingStartEvent
+    if ev.tag not in (None, "!", _STD + ("map" if is_map else "seq")):
+        raise _Abort(error("yaml-tags", f"unsupported tag {ev.tag!r}", *_pos(ev.start_mark)))
+    if depth >= MAX_DEPTH:
+        raise _Abort(
+            error("yaml-limits", f"nested deeper than {MAX_DEPTH} levels", *_pos(ev.start_mark))
+        )
+    return {} if is_map else []
 
 
 def load(raw: bytes) -> Loaded:

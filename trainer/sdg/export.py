@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.rules.duplicates import Entry, matches, shingle_hashes
+from bot.rules.duplicates import Entry, shingle_hashes
+from bot.rules.simjoin import matches
 from trainer.sdg.store import Store, read_rows, write_atomic
 
 

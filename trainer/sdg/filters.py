@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from bot.rules.duplicates import NEAR, jaccard, shingle_hashes
+from bot.rules.duplicates import NEAR, jaccard, shingles
 from trainer.sdg.config import Bucket
 from trainer.sdg.leafdata import LeafData
 
@@ -24,7 +24,7 @@ BUCKET: dict[Verdict, Bucket] = {
 
 
 def shingle_set(text: str) -> Shingles:
-    return set(shingle_hashes(text))
+    return shingles(text)
 
 
 def near(a: str, b: str, threshold: float = NEAR) -> bool:

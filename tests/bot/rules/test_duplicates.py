@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.check import Options
+from bot.rules import duplicates
 from bot.taxonomy.find import place
 from bot.validate import check_all, cross_leaf
 from tests.conftest import LeafWriter, skill_doc
@@ -60,3 +65,31 @@ def test_version_1_repeats_only_warn(write_leaf: LeafWriter, tmp_path: Path) -> 
     path = write_leaf("compositional_skills/a", doc, attribution=False)
     [res] = check_all([place(path)], Options(repo_root=tmp_path))
     assert [(p.rule, p.severity) for p in res.problems] == [("duplicate-example", Severity.WARNING)]
+
+
+@given(st.text(max_size=60) | st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_fast_path_splits_words_like_the_regex(text: str) -> None:
+    keys = duplicates._word_bytes(text)
+    assert [k.decode() for k in keys] == duplicates.words(text)
+    ids = [zlib.crc32(w.encode()) for w in duplicates.words(text)]
+    grams = (
+        {hash(tuple(ids))}
+        if len(ids) < 3
+        else set(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))
+    )
+    assert duplicates.shingles(text) == grams
+
+
+def test_near_duplicates_at_exactly_near_within_a_leaf(
+    write_leaf: LeafWriter, tmp_path: Path
+) -> None:
+    doc = skill_doc(n=5)
+    ex = doc["seed_examples"]
+    words = [f"w{i}" for i in range(37)]  # 35 distinct 3-grams
+    ex[0] = {"question": " ".join(words[:18]), "answer": " ".join(words[18:])}
+    ex[1] = {"question": " ".join(words[:18]), "answer": " ".join(words[18:30])}  # 28 of them
+    path = write_leaf("compositional_skills/a", doc)
+    [res] = check_all([place(path)], Options(repo_root=tmp_path))
+    assert [p.message.split(";")[0] for p in res.problems] == [
+        "seed_examples[1] is 80% similar to seed_examples[0] (line 5)"
+    ]
