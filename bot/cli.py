@@ -45,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"bot.commands.{args.command}")
     try:
         return int(module.run(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM where bot.interrupts is in effect
+        from bot.interrupts import exit_code, what
+
+        print(what(exc), file=sys.stderr)
+        return exit_code(exc)

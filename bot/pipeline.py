@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import interrupts
 from bot.config import Config
 
 STATE = "run/state.json"
@@ -65,8 +66,10 @@ class RunOptions:
     base_ref: str | None = None
 
 
-def _args(command: str, argv: list[str]) -> argparse.Namespace:
-    """The command's own parser: a stage gets exactly the defaults the command has."""
+def command_args(command: str, argv: list[str]) -> argparse.Namespace:
+    """`argv` parsed by `bot <command>`'s own parser, as if typed after `bot <command>`: a
+    stage (or a release step) calling a command's code gets exactly the defaults the command
+    has. Exits 2 on arguments the command refuses, like the command line would."""
     from bot.cli import parser
 
     return parser([command]).parse_args([command, *argv])
@@ -81,10 +84,12 @@ def _timed(result: RunResult, name: str, fn: Callable[[Stage], None]) -> None:
     except StageFailed:
         stage.status = "failed"
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM within bot.interrupts.interruptible
         stage.status = "failed"
         raise StageFailed(
-            name, f"interrupted during {name}; run `bot run` again to continue", 130
+            name,
+            f"{interrupts.what(exc)} during {name}; run `bot run` again to continue",
+            interrupts.exit_code(exc),
         ) from None
     except MemoryError:
         stage.status = "failed"
@@ -124,7 +129,7 @@ def validate(opts: RunOptions, stage: Stage) -> None:
     argv = (
         ["--changed", *(["--base", opts.base_ref] if opts.base_ref else [])] if opts.changed else []
     )
-    report = build_report(_args("validate", argv))
+    report = build_report(command_args("validate", argv))
     if isinstance(report, int):
         raise StageFailed("validate", "validate: bad arguments", report)
     stage.detail = (
@@ -147,7 +152,7 @@ def generate(opts: RunOptions, stage: Stage) -> None:
     argv = ["--work", str(opts.work)]
     if opts.changed:
         argv += ["--changed", *(["--base", opts.base_ref] if opts.base_ref else [])]
-    done = execute(_args("generate", argv))
+    done = execute(command_args("generate", argv))
     if isinstance(done, int):
         raise StageFailed("generate", "generate: bad arguments", done)
     jobs, _ = done
@@ -179,11 +184,11 @@ def _state(work: Path) -> dict[str, Any]:
 
 
 def train(opts: RunOptions, stage: Stage, result: RunResult) -> None:
-    from bot.commands.train import chooser
+    from bot.retraining import retrain_with_progress
     from trainer.models.loader import local_model_dir, model_fingerprint
     from trainer.sdg.store import write_atomic
     from trainer.train.phases import SUMMARY
-    from trainer.train.retrain import RetrainJob, retrain
+    from trainer.train.retrain import RetrainJob
     from trainer.train.session import TrainError
 
     data = opts.work / "data"
@@ -204,8 +209,6 @@ def train(opts: RunOptions, stage: Stage, result: RunResult) -> None:
     # decides which leaves are new and what is replayed.
     previous = state.get("model") if state.get("base") == opts.base else None
     start = Path(previous) if previous and Path(previous).is_dir() else local_model_dir(opts.base)
-    from bot.report.training import TrainingProgress
-
     job = RetrainJob(
         base=start,
         base_spec=str(previous or opts.base),
@@ -218,13 +221,7 @@ def train(opts: RunOptions, stage: Stage, result: RunResult) -> None:
         resume=out.exists(),
     )
     try:
-        with TrainingProgress() as progress:
-            done = retrain(
-                job,
-                on_step=progress.step,
-                on_phase=progress.phase,
-                chooser=chooser(opts.root, job),
-            )
+        done = retrain_with_progress(opts.root, job)
     except TrainError as exc:
         raise StageFailed("train", f"train: {exc}") from None
     summary = json.loads((out / SUMMARY).read_text())
@@ -258,7 +255,7 @@ def benchmark(opts: RunOptions, stage: Stage, result: RunResult) -> None:
     ]
     if opts.changed:
         argv += ["--changed", *(["--base-ref", opts.base_ref] if opts.base_ref else [])]
-    done = execute(_args("benchmark", argv))
+    done = execute(command_args("benchmark", argv))
     if isinstance(done, int):
         raise StageFailed("benchmark", "benchmark: could not run (see above)", done)
     doc, folder = done

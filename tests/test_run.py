@@ -4,6 +4,7 @@ then one edited leaf that costs one leaf of generation."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.interrupts import Terminated
 from tests.conftest import dump, knowledge_doc, run_bot, skill_doc
 from tests.gitrepo import Repo
 from tests.tiny import build_tiny_model
@@ -112,9 +114,23 @@ def test_run_on_the_embedded_model_with_a_reduced_config(tmp_path: Path) -> None
     assert {"nll", "mc_acc", "rouge_l"} <= set(numbers["compositional_skills/writing/a"])
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL], ids=["kill"])
+def _start_with_sigint_ignored() -> None:
+    # What a child of a non-interactive shell's background job (`bot run &` in a script,
+    # some CI runners) inherits; Python then raises no KeyboardInterrupt of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("sig", "said"),
+    [
+        (signal.SIGKILL, None),
+        (signal.SIGINT, "interrupted during train"),
+        (signal.SIGTERM, "terminated during train"),
+    ],
+    ids=["kill", "ctrl-c", "term"],
+)
 def test_an_interrupted_run_continues_where_it_stopped(
-    tmp_path: Path, tiny: Path, sig: signal.Signals
+    tmp_path: Path, tiny: Path, sig: signal.Signals, said: str | None
 ) -> None:
     config = (
         f"generate:\n  teacher: hf:{tiny}\n  samples: 1\n  max_rounds: 1\n"
@@ -129,20 +145,32 @@ def test_an_interrupted_run_continues_where_it_stopped(
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
         text=True,
+        preexec_fn=_start_with_sigint_ignored,  # Ctrl-C must work even so
     )
     deadline = time.monotonic() + 600
     while not list(root.glob(".bot/runs/*/knowledge/checkpoints/step-*")):
         assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
         time.sleep(0.05)
-    time.sleep(1)  # mid-phase: hundreds of steps are planned
+    # Freeze the run, check that it is training, signal it and let it go on: the signal
+    # arrives mid-training whatever the machine's speed (the phase plans 480 steps).
+    os.kill(proc.pid, signal.SIGSTOP)
+    _, status = os.waitpid(proc.pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status), "the run ended before it could be stopped"
+    (run,) = root.glob(".bot/runs/*")
+    assert not (run / "knowledge" / "result.json").exists()  # the phase is still training
     proc.send_signal(sig)
+    os.kill(proc.pid, signal.SIGCONT)
     _, err = proc.communicate(timeout=120)
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "run `bot run` again" in err, err
-        assert "Traceback" not in err
+    if said is not None:
+        assert proc.returncode == 128 + sig, err
+        assert f"train failed: {said}; run `bot run` again to continue" in err, err
+        assert "Traceback" not in err, err
+    else:
+        assert proc.returncode == -sig
+    assert not (run / "train_summary.json").exists()
     again = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
     assert again.returncode == 0, again.stderr
-    (run,) = root.glob(".bot/runs/*")
+    assert [p.name for p in root.glob(".bot/runs/*")] == [run.name]  # the same run, continued
     log = [json.loads(line) for line in (run / "knowledge" / "train_log.jsonl").open()]
     steps = [row["step"] for row in log]
     assert steps == list(range(1, len(steps) + 1))  # continued: no step lost or repeated
@@ -156,6 +184,7 @@ def test_an_interrupted_run_continues_where_it_stopped(
         (MemoryError(), "out of memory"),
         (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "out of memory"),
         (KeyboardInterrupt(), "interrupted during train"),
+        (Terminated(), "terminated during train"),
     ],
 )
 def test_resource_errors_name_the_stage_and_what_to_change(
@@ -171,3 +200,5 @@ def test_resource_errors_name_the_stage_and_what_to_change(
         _timed(result, "train", fail)
     assert words in str(caught.value) and "bot run" in str(caught.value)
     assert result.stages[0].status == "failed"
+    codes = {KeyboardInterrupt: 130, Terminated: 143}
+    assert caught.value.code == codes.get(type(error), 1)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bot.commands._common import usage, work_dir
 from bot.taxonomy.find import LEAF_NAME, collect, default_taxonomy, find_root, walk
 
 METRIC_NAMES = ("nll", "mc_acc", "doc_mc_acc", "rouge_l", "judge")
@@ -52,11 +53,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-general", action="store_true", help="skip the general set")
     p.add_argument("--no-cache", action="store_true", help="score everything afresh")
     p.add_argument("--device", help="cpu | cuda | cuda:N (default: GPU if any)")
-
-
-def _usage(msg: str) -> int:
-    print(f"bot benchmark: error: {msg}", file=sys.stderr)
-    return 2
 
 
 def _select(args: argparse.Namespace, root: Path, cwd: Path) -> tuple[list[Path], dict[str, Any]]:
@@ -163,12 +159,12 @@ def execute(args: argparse.Namespace) -> tuple[dict[str, Any], Path] | int:
         config = _config(args)
         files, selection = _select(args, root, cwd)
     except ValueError as exc:
-        return _usage(str(exc))
+        return usage("benchmark", str(exc))
     from trainer.bench.benchmark import run_benchmark
     from trainer.bench.reports import write_reports
     from trainer.models import ModelError
 
-    work = (args.work or root / ".bot").absolute()
+    work = work_dir(args.work, root)
     out = (args.out or work / "benchmark" / "latest").absolute()
     taxonomy = [p.absolute() for p in walk(default_taxonomy(root)) if p.name == LEAF_NAME]
     selection["leaves"] = [
@@ -180,9 +176,9 @@ def execute(args: argparse.Namespace) -> tuple[dict[str, Any], Path] | int:
                 config, files, taxonomy, root, work, selection=selection, progress=bars.bar
             )
         except (ModelError, ValueError) as exc:
-            return _usage(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return usage("benchmark", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if not result.plan.items:
-        return _usage("no items to benchmark (see the skipped leaves: bot validate)")
+        return usage("benchmark", "no items to benchmark (see the skipped leaves: bot validate)")
     return write_reports(result, out), out
 
 

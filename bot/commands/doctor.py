@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.commands._common import usage, work_dir
 from bot.taxonomy.find import find_root
 
 ACCESS = ("read", "triage", "write", "maintain", "admin")
@@ -37,23 +38,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def _usage(msg: str) -> int:
-    print(f"bot doctor: error: {msg}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
     for flag in ("min_work_gb", "min_cache_gb", "timeout"):
         value = getattr(args, flag)
         if not math.isfinite(value) or value < 0 or (flag == "timeout" and value == 0):
-            return _usage(f"--{flag.replace('_', '-')} must be a positive number, not {value}")
+            return usage(
+                "doctor", f"--{flag.replace('_', '-')} must be a positive number, not {value}"
+            )
     from bot.doctor import Settings, run_checks
     from bot.doctor.report import as_json, print_table
     from bot.github.commands import Level
     from trainer.models.cache import cache_root
 
     settings = Settings(
-        work=(args.work or find_root(Path.cwd()) / ".bot").absolute(),
+        work=work_dir(args.work, find_root(Path.cwd())),
         cache=(args.cache or cache_root()).absolute(),
         min_work_gb=args.min_work_gb,
         min_cache_gb=args.min_cache_gb,

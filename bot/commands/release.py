@@ -8,6 +8,8 @@ import contextlib
 import sys
 from pathlib import Path
 
+from bot.commands._common import root_and_config, work_dir
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -31,29 +33,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.config import ConfigError, load_config
+    from bot.interrupts import interruptible
     from bot.release.state import ReleaseError
-    from bot.taxonomy.find import find_root
 
-    root = find_root(Path.cwd())
-    try:
-        config = load_config(root)
-    except ConfigError as exc:
-        print(f"bot release: error: {exc}", file=sys.stderr)
-        return 2
+    found = root_and_config("release")
+    if isinstance(found, int):
+        return found
+    root, config = found
     from bot.release.run import Request, release
 
     req = Request(
         root=root,
-        work=(args.work or root / ".bot").absolute(),
+        work=work_dir(args.work, root),
         config=config,
         version=args.release_version,
         base=args.base,
         force=args.force,
     )
     try:
-        # stdout carries the notes alone: everything the stages print goes to stderr
-        with contextlib.redirect_stdout(sys.stderr):
+        # stdout carries the notes alone: everything the stages print goes to stderr.
+        # Ctrl-C and SIGTERM stop it as an exception: the next release continues.
+        with contextlib.redirect_stdout(sys.stderr), interruptible():
             if args.dry_run:
                 from bot.release.dryrun import dry_run
 

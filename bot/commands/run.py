@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bot.commands._common import root_and_config, usage, work_dir
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -23,31 +25,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.config import ConfigError, load_config
-    from bot.taxonomy.find import find_root
-
-    root = find_root(Path.cwd())
-    try:
-        config = load_config(root)
-    except ConfigError as exc:
-        print(f"bot run: error: {exc}", file=sys.stderr)
-        return 2
+    found = root_and_config("run")
+    if isinstance(found, int):
+        return found
+    root, config = found
     if args.base_ref and not args.changed:
-        print("bot run: error: --base-ref needs --changed", file=sys.stderr)
-        return 2
+        return usage("run", "--base-ref needs --changed")
     from bot import pipeline
+    from bot.interrupts import interruptible
     from bot.report.run import render
 
     opts = pipeline.RunOptions(
         root=root,
-        work=(args.work or root / ".bot").absolute(),
+        work=work_dir(args.work, root),
         config=config,
         base=args.base,
         changed=args.changed,
         base_ref=args.base_ref,
     )
-    result = pipeline.run(opts)
-    render(result)
+    with interruptible():  # Ctrl-C and SIGTERM end the stage running, not the process
+        result = pipeline.run(opts)
+        render(result)
     if result.exit_code:
         failed = result.stages[-1]
         print(f"bot run: {failed.name} failed: {failed.detail}", file=sys.stderr)

@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bot.commands._common import usage
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -28,8 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = (args.out or Path(tempfile.mkdtemp(prefix="bot-simulate-"))).absolute()
     if out.exists() and any(out.iterdir()):
-        print(f"bot simulate: error: {out} is not empty; pass an empty --out", file=sys.stderr)
-        return 2
+        return usage("simulate", f"{out} is not empty; pass an empty --out")
     out.mkdir(parents=True, exist_ok=True)
     sim = Sim(out, args.fast)
     try:

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.config import ConfigError, load_config
-from bot.taxonomy.find import find_root
+from bot.commands._common import root_and_config, usage, work_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,28 +42,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def _usage(msg: str) -> int:
-    print(f"bot train: error: {msg}", file=sys.stderr)
-    return 2
-
-
-def chooser(root: Path, job: Any) -> Any:
-    """LAB's checkpoint choice by benchmark (trainer/bench/chooser.py), when enabled."""
-    if not job.train.choose_checkpoint:
-        return None
-    from trainer.bench.chooser import make_chooser
-
-    return make_chooser(root, work=job.work)
-
-
 def run(args: argparse.Namespace) -> int:
-    root = find_root(Path.cwd())
-    try:
-        config = load_config(root)
-    except ConfigError as exc:
-        return _usage(str(exc))
+    found = root_and_config("train")
+    if isinstance(found, int):
+        return found
+    root, config = found
     if args.max_steps is not None and args.max_steps < 1:
-        return _usage("--max-steps must be >= 1")
+        return usage("train", "--max-steps must be >= 1")
     overrides: dict[str, Any] = {}
     if args.lora:
         overrides["lora"] = True
@@ -72,21 +56,21 @@ def run(args: argparse.Namespace) -> int:
         overrides["max_steps"] = args.max_steps
     if args.disperse is not None:
         if args.disperse < 1:
-            return _usage("--disperse must be >= 1")
+            return usage("train", "--disperse must be >= 1")
         overrides["disperse"] = args.disperse
     train_cfg = dataclasses.replace(config.train, **overrides)
-    work = (args.work or root / ".bot").absolute()
+    work = work_dir(args.work, root)
     phases = tuple(p for p in (args.phases or "").split(",") if p) or None
 
     from trainer.models.base import ModelError
     from trainer.models.loader import local_model_dir
     from trainer.train.loop import TrainError
-    from trainer.train.retrain import RetrainJob, retrain
+    from trainer.train.retrain import RetrainJob
 
     try:
         base = local_model_dir(args.base)
     except (ModelError, ValueError) as exc:
-        return _usage(f"--base {args.base}: {exc}")
+        return usage("train", f"--base {args.base}: {exc}")
     job = RetrainJob(
         base=base,
         base_spec=args.base,
@@ -102,15 +86,13 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         update_replay=not args.no_replay_update,
     )
-    from bot.report.training import TrainingProgress, summary_table
+    from bot.report.training import summary_table
+    from bot.retraining import retrain_with_progress
     from trainer.train.session import main_process
 
     main = main_process()  # under `accelerate launch`, only one process reports
     try:
-        with TrainingProgress(enabled=args.format == "text" and main) as progress:
-            result = retrain(
-                job, on_step=progress.step, on_phase=progress.phase, chooser=chooser(root, job)
-            )
+        result = retrain_with_progress(root, job, enabled=args.format == "text" and main)
     except TrainError as exc:
         print(f"bot train: {exc}", file=sys.stderr)
         return 1

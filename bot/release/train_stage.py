@@ -57,12 +57,10 @@ def plan(ctx: Context, collected: Collected, previous_spec: str) -> tuple[str, s
 
 def retrain(ctx: Context, collected: Collected, previous_spec: str) -> dict[str, Any]:
     from bot import pipeline
-    from bot.commands.train import chooser
-    from bot.report.training import TrainingProgress
+    from bot.retraining import retrain_with_progress
     from trainer.data import replay as buffers
     from trainer.models.loader import local_model_dir
     from trainer.train.retrain import RetrainJob
-    from trainer.train.retrain import retrain as run_retrain
     from trainer.train.session import TrainError
 
     mode, start, new = plan(ctx, collected, previous_spec)
@@ -85,13 +83,7 @@ def retrain(ctx: Context, collected: Collected, previous_spec: str) -> dict[str,
         new_leaves=tuple(new),
     )
     try:
-        with TrainingProgress() as progress:
-            done = run_retrain(
-                job,
-                on_step=progress.step,
-                on_phase=progress.phase,
-                chooser=chooser(ctx.root, job),
-            )
+        done = retrain_with_progress(ctx.root, job)
     except TrainError as exc:
         raise ReleaseError(f"train: {exc}") from None
     digest, stored = models.put(done.final, ctx.store)
@@ -125,7 +117,7 @@ def benchmark(ctx: Context, model: str, baseline: str) -> dict[str, Any]:
         argv += ["--max-regression", limit]
     if not ctx.config.release.general:
         argv.append("--no-general")
-    done = execute(pipeline._args("benchmark", argv))
+    done = execute(pipeline.command_args("benchmark", argv))
     if isinstance(done, int):
         raise ReleaseError("benchmark: could not run (see above)", done)
     doc, folder = done

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, NamedTuple, Protocol, Self
+from typing import Any, Literal, NamedTuple, Protocol, Self
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 Conversation = Sequence[Message]
@@ -52,6 +52,21 @@ class GenerationParams:
 
 
 GREEDY = GenerationParams()
+
+
+def sampling_fields(params: GenerationParams, seed: int) -> dict[str, Any]:
+    """One request's sampling settings, one completion each, under the names the OpenAI
+    API's request body and vLLM's `SamplingParams` share; `stop` only when there is one."""
+    fields: dict[str, Any] = {
+        "n": 1,
+        "max_tokens": params.max_new_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "seed": seed,
+    }
+    if params.stop:
+        fields["stop"] = list(params.stop)
+    return fields
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ a marker file inside, so a killed conversion is never mistaken for a finished on
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -15,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +114,11 @@ def _write_hf_dir(source: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kwargs: dict[str, Any] = {"gguf_file": source.name, "local_files_only": True}
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, **kwargs)
-    gguf_model = AutoModelForCausalLM.from_pretrained(source.parent, dtype=torch.float32, **kwargs)
+    with _no_gguf_progress_bar():
+        tokenizer = AutoTokenizer.from_pretrained(source.parent, **kwargs)
+        gguf_model = AutoModelForCausalLM.from_pretrained(
+            source.parent, dtype=torch.float32, **kwargs
+        )
     # A GGUF-loaded model refuses save_pretrained: rebuild a plain one from its config
     # (on the meta device: no wasted random init) and move the dequantised tensors in.
     config = gguf_model.config
@@ -128,6 +133,33 @@ def _write_hf_dir(source: Path, out: Path) -> None:
     model.generation_config = gguf_model.generation_config
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)  # tokenizer.json, config and the chat template
+
+
+@contextlib.contextmanager
+def _no_gguf_progress_bar() -> Iterator[None]:
+    """No "Converting and de-quantizing GGUF tensors" tqdm bar while the GGUF file loads:
+    the conversion runs inside our commands, whose own progress output it would break into.
+
+    trainer/__init__.py turns transformers' bars off (HF_HUB_DISABLE_PROGRESS_BARS, read by
+    transformers' progress-bar switch), but that switch does not reach this bar: the GGUF
+    loader imports `tqdm.auto` itself (transformers 5.x). So, for the duration, the loader
+    uses transformers' own tqdm, with the switch off; both are restored after.
+    """
+    from transformers.utils import logging as hf_logging
+
+    gguf_loader: Any = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    loader_tqdm = getattr(gguf_loader, "tqdm", None)
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    if loader_tqdm is not None:
+        gguf_loader.tqdm = hf_logging.tqdm
+    try:
+        yield
+    finally:
+        if loader_tqdm is not None:
+            gguf_loader.tqdm = loader_tqdm
+        if was_enabled:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _swap_into_place(tmp: Path, target: Path, source: Path) -> None:

@@ -22,6 +22,7 @@ from trainer.models.base import (
     ModelError,
     TokenLogprob,
     TokenScoreRequest,
+    sampling_fields,
 )
 from trainer.models.httpclient import HTTPStatusError, JSONClient, RetryPolicy
 from trainer.models.spec import OpenAISpec
@@ -90,14 +91,8 @@ class OpenAIChatModel(ChatModelBase):
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(m) for m in conversation],
-            "max_tokens": params.max_new_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "seed": seed,
-            "n": 1,
+            **sampling_fields(params, seed),
         }
-        if params.stop:
-            body["stop"] = list(params.stop)
         if conversation[-1].get("role") == "assistant":  # continue it (vLLM extension)
             body |= {"add_generation_prompt": False, "continue_final_message": True}
         return body

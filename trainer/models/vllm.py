@@ -21,6 +21,7 @@ from trainer.models.base import (
     ModelError,
     TokenLogprob,
     TokenScoreRequest,
+    sampling_fields,
 )
 from trainer.models.cache import dir_fingerprint
 from trainer.models.hf_tokenizer import HFTokenizer
@@ -62,17 +63,7 @@ class VLLMChatModel(ChatModelBase):
         self, conversations: Sequence[Conversation], params: GenerationParams, seeds: Sequence[int]
     ) -> list[Generation]:
         prompts = [{"prompt_token_ids": self._tokenizer.encode_chat(c)} for c in conversations]
-        sampling = [
-            self._vllm.SamplingParams(
-                n=1,
-                max_tokens=params.max_new_tokens,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                stop=list(params.stop) or None,
-                seed=seed,
-            )
-            for seed in seeds
-        ]
+        sampling = [self._vllm.SamplingParams(**sampling_fields(params, seed)) for seed in seeds]
         outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
         results = []
         for prompt, output in zip(prompts, outputs, strict=True):

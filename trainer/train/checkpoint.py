@@ -9,15 +9,23 @@ kill mid-write leaves the previous checkpoint as the latest, never a half-writte
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
 import shutil
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 META = "checkpoint.json"
 STATE = "state"
+# accelerate's logger that warns, on every save of a model with tied embeddings (SmolLM2),
+# "[RANK 0] Removed shared tensor {'lm_head.weight'} while saving": expected (safetensors
+# stores a tied tensor once; loading ties it again), so noise on every checkpoint.
+ACCELERATE_SAVE_LOGGER = "accelerate.utils.other"
+SHARED_TENSOR_NOTE = "Removed shared tensor"
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,8 @@ def save(
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(model)  # gathers FSDP shards on every process
-    accelerator.save_state(str(tmp / STATE))
+    with _without_shared_tensor_note():
+        accelerator.save_state(str(tmp / STATE))
     if accelerator.is_main_process:
         inner = accelerator.unwrap_model(model)
         if hasattr(inner, "merge_and_unload"):  # LoRA: the adapter, and merged full weights
@@ -76,6 +85,21 @@ def save(
         _prune(out, keep, final)
     accelerator.wait_for_everyone()
     return Checkpoint(final, meta)
+
+
+def _drop_shared_tensor_note(record: logging.LogRecord) -> bool:
+    return SHARED_TENSOR_NOTE not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_shared_tensor_note() -> Iterator[None]:
+    """accelerate's shared-tensor warning filtered out (that message only) for the block."""
+    logger = logging.getLogger(ACCELERATE_SAVE_LOGGER)
+    logger.addFilter(_drop_shared_tensor_note)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_drop_shared_tensor_note)
 
 
 def _prune(out: Path, keep: int, latest: Path) -> None:

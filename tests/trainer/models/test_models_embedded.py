@@ -21,11 +21,14 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("embedded-cache")
 
 
-def test_convert_once_then_answer(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_convert_once_then_answer(
+    cache: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("BOT_CACHE", str(cache))
     before = model_fingerprint("embedded", device="cpu")  # known before any conversion
     assert not (cache / "models").exists()
     path, weights_id = embedded_model_dir()
+    assert "GGUF tensors" not in capfd.readouterr().err  # no tqdm bar of transformers' own
     assert path == cache / "models" / "smollm2-135m-instruct"
     assert (path / MARKER).is_file() and (path / "tokenizer.json").is_file()
     assert (path / "model.safetensors").is_file() and (path / "chat_template.jinja").is_file()

@@ -7,16 +7,18 @@ import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from trainer.models import GenerationParams, ModelError, load_model, local_model_dir
-from trainer.models.base import derive_seeds, find_stop
+from trainer.models.base import GREEDY, derive_seeds, find_stop, sampling_fields
 from trainer.models.batching import plan_batches
 from trainer.models.embedded import MARKER, _read_marker, gguf_path
 from trainer.models.httpclient import RetryPolicy, parse_retry_after
+from trainer.models.openai import OpenAIChatModel
 
 
 @given(st.lists(st.integers(1, 300), max_size=60), st.integers(1, 2000), st.integers(0, 64))
@@ -61,6 +63,24 @@ def test_generation_params_validation() -> None:
     ):
         with pytest.raises(ValueError):
             GenerationParams(**bad)  # type: ignore[arg-type]
+
+
+def test_one_set_of_sampling_fields_for_openai_and_vllm() -> None:
+    params = GenerationParams(max_new_tokens=7, temperature=0.5, top_p=0.9, stop=("x",))
+    fields = sampling_fields(params, 3)
+    assert fields == {
+        "n": 1,
+        "max_tokens": 7,
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "seed": 3,
+        "stop": ["x"],
+    }
+    assert "stop" not in sampling_fields(GREEDY, 0)  # vLLM's default (None), the API's too
+    server = SimpleNamespace(model="m")
+    chat = [{"role": "user", "content": "hi"}]
+    body = OpenAIChatModel._chat_body(server, chat, params, 3)  # type: ignore[arg-type]
+    assert body == {"model": "m", "messages": chat, **fields}
 
 
 def test_find_stop() -> None:
