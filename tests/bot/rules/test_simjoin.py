@@ -7,6 +7,7 @@ from itertools import combinations
 import pytest
 
 import bot.rules.simjoin as simjoin
+import bot.rules.simjoin_numpy as simjoin_numpy
 from bot.rules.duplicates import NEAR, Entry, jaccard
 from bot.rules.simjoin import matches
 
@@ -40,7 +41,8 @@ def corpus(seed: int, units: int = 300) -> tuple[list[Entry], list[array[int]]]:
     near and exact copies, ties, empty sets and several kinds."""
     rng = random.Random(seed)
     vocab = [rng.getrandbits(63) - (1 << 62) for _ in range(400)]
-    entries, sets = [], []
+    entries: list[Entry] = []
+    sets: list[array[int]] = []
     for i in range(units):
         file = f"f{rng.randrange(units // 4)}"
         kind = rng.choice(("skill", "qa"))
@@ -60,8 +62,15 @@ def corpus(seed: int, units: int = 300) -> tuple[list[Entry], list[array[int]]]:
     return entries, sets
 
 
+@pytest.fixture(params=["python", "numpy"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test runs with both candidate finders: the plain index and the numpy one."""
+    monkeypatch.setattr(simjoin, "NUMPY_FROM", 0 if request.param == "numpy" else 10**12)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("seed", range(8))
-def test_the_join_finds_exactly_what_comparing_every_pair_finds(seed: int) -> None:
+def test_the_join_finds_exactly_what_comparing_every_pair_finds(seed: int, way: str) -> None:
     entries, sets = corpus(seed)
     assert matches(entries, sets) == brute_force(entries, sets)
     focus = {e.file for e in entries[::7]}
@@ -71,23 +80,24 @@ def test_the_join_finds_exactly_what_comparing_every_pair_finds(seed: int) -> No
 def test_small_batches_find_the_same_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
     entries, sets = corpus(11)
     want = brute_force(entries, sets)
-    monkeypatch.setattr(simjoin, "_PAIRS_PER_BATCH", 3)
+    monkeypatch.setattr(simjoin, "NUMPY_FROM", 0)
+    monkeypatch.setattr(simjoin_numpy, "_PAIRS_PER_BATCH", 3)
     assert matches(entries, sets) == want and want
 
 
-def test_ties_go_to_the_earliest_original() -> None:
+def test_ties_go_to_the_earliest_original(way: str) -> None:
     same = array("q", range(10))
     entries = [Entry(f, ("seed_examples", 0), 1, "skill") for f in ("c", "a", "b")]
     assert matches(entries, [same, same, same]) == {0: (1.0, 1), 2: (1.0, 1)}
 
 
-def test_nothing_to_compare() -> None:
+def test_nothing_to_compare(way: str) -> None:
     one = [Entry("a", (), 1, "skill")]
     assert matches([], []) == {} and matches(one, [array("q", [1, 2])]) == {}
     assert matches(one * 2, [array("q"), array("q")]) == {}
 
 
-def test_a_pair_at_exactly_near_is_found() -> None:
+def test_a_pair_at_exactly_near_is_found(way: str) -> None:
     """28 of 35 shingles: Jaccard exactly NEAR, the edge of both the size and prefix bounds."""
     whole = array("q", range(35))
     part = array("q", range(28))
