@@ -123,13 +123,17 @@ def _oom(stage: str) -> str:
     return f"{stage}: out of memory; {hint}, then run `bot run` again to continue"
 
 
+def _changed(opts: RunOptions, base_flag: str = "--base") -> list[str]:
+    """`--changed [<base_flag> REF]` for a stage's command when the run is incremental."""
+    if not opts.changed:
+        return []
+    return ["--changed", *([base_flag, opts.base_ref] if opts.base_ref else [])]
+
+
 def validate(opts: RunOptions, stage: Stage) -> None:
     from bot.commands.validate import build_report
 
-    argv = (
-        ["--changed", *(["--base", opts.base_ref] if opts.base_ref else [])] if opts.changed else []
-    )
-    report = build_report(command_args("validate", argv))
+    report = build_report(command_args("validate", _changed(opts)))
     if isinstance(report, int):
         raise StageFailed("validate", "validate: bad arguments", report)
     stage.detail = (
@@ -149,10 +153,7 @@ def validate(opts: RunOptions, stage: Stage) -> None:
 def generate(opts: RunOptions, stage: Stage) -> None:
     from bot.commands.generate import execute  # shows its own progress
 
-    argv = ["--work", str(opts.work)]
-    if opts.changed:
-        argv += ["--changed", *(["--base", opts.base_ref] if opts.base_ref else [])]
-    done = execute(command_args("generate", argv))
+    done = execute(command_args("generate", ["--work", str(opts.work), *_changed(opts)]))
     if isinstance(done, int):
         raise StageFailed("generate", "generate: bad arguments", done)
     jobs, _ = done
@@ -252,9 +253,8 @@ def benchmark(opts: RunOptions, stage: Stage, result: RunResult) -> None:
         str(out),
         "--work",
         str(opts.work),
+        *_changed(opts, "--base-ref"),
     ]
-    if opts.changed:
-        argv += ["--changed", *(["--base-ref", opts.base_ref] if opts.base_ref else [])]
     done = execute(command_args("benchmark", argv))
     if isinstance(done, int):
         raise StageFailed("benchmark", "benchmark: could not run (see above)", done)

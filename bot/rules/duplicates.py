@@ -170,7 +170,7 @@ def across_leaves(
     entries: Sequence[Entry], sets: Sequence[array[int]], focus: set[str] | None = None
 ) -> dict[str, list[Problem]]:
     """Warnings per file. With `focus`, only files in it are reported on."""
-    from bot.rules.simjoin import matches  # numpy: kept off the one-leaf path
+    from bot.rules.simjoin import matches  # here: simjoin imports this module
 
     best = matches(entries, sets, focus)
     return warnings_for(entries, best, focus)

@@ -23,12 +23,8 @@ BUCKET: dict[Verdict, Bucket] = {
 }
 
 
-def shingle_set(text: str) -> Shingles:
-    return shingles(text)
-
-
 def near(a: str, b: str, threshold: float = NEAR) -> bool:
-    return jaccard(shingle_set(a), shingle_set(b)) >= threshold
+    return jaccard(shingles(a), shingles(b)) >= threshold
 
 
 class NearIndex:
@@ -42,10 +38,10 @@ class NearIndex:
         return len(self._records)
 
     def add(self, *texts: str) -> None:
-        self._records.append(tuple(shingle_set(t) for t in texts))
+        self._records.append(tuple(shingles(t) for t in texts))
 
     def find(self, *texts: str) -> bool:
-        query = [shingle_set(t) for t in texts]
+        query = [shingles(t) for t in texts]
         return any(
             len(r) == len(query)
             and all(jaccard(a, b) >= self.threshold for a, b in zip(r, query, strict=True))
