@@ -14,7 +14,7 @@ a. full: every leaf as the branch suite plus the regression suite (general set),
    the cache. Target: < 180 s wall, interpreter start-up included.
 b. two models (--two-models): the candidate is a copy of the embedded weights with one
    weight nudged by 1e-6 (a different fingerprint), so both models are scored.
-c. scaling: the scoring engine (`trainer.bench.run.score_items`, one loaded model) on N
+c. scaling: the scoring engine (`trainer.evaluation.run.score_items`, one loaded model) on N
    and 2N items of the same mix: the first N of the general set, then those plus the same
    questions prefixed "Please answer: " (distinct content, so nothing is shared between the
    halves; a copied taxonomy would not do: identical prompts are scored once). Seconds per
@@ -49,8 +49,8 @@ def taxonomy(dest: Path) -> Path:
 def scaling(n: int) -> dict[str, Any]:
     from dataclasses import replace
 
-    from trainer.bench.run import ScoreSettings, score_items
-    from trainer.bench.suites import general_items
+    from trainer.evaluation.run import ScoreSettings, score_items
+    from trainer.evaluation.suites import general_items
     from trainer.models import load_model
 
     base = general_items()[:n]
@@ -128,11 +128,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         one = taxonomy(Path(tmp) / "x1")
         if not args.no_full:
-            results["full"] = bench(one, "--candidate", "embedded")
+            results["full"] = bench(one, "--model", "embedded")
             print("a. full, one model:", results["full"])
         if args.two_models:
             cand = nudged_copy(Path(tmp) / "candidate")
-            results["two_models"] = bench(one, "--candidate", f"hf:{cand}")
+            results["two_models"] = bench(one, "--model", f"hf:{cand}")
             print("b. full, two models:", results["two_models"])
         if not args.no_scaling:
             results["scaling"] = scaling(args.scaling_items)

@@ -5,7 +5,7 @@
 
 The requests are those `bot benchmark` scores for the starter taxonomy (every leaf as the
 branch suite plus the general set): each (prompt, continuation) pair once, in the chunks
-`trainer.bench.run` sends to `loglikelihood`. One loaded model scores them all through
+`trainer.evaluation.run` sends to `loglikelihood`. One loaded model scores them all through
 `score_tokens`, one chunk per call, with prefix sharing off (a row per request) and on (a
 trie per row, trainer/models/prefix.py), in turn; with --repeats N each keeps its fastest
 pass. Tokens/s counts the requests' tokens (what an unshared pass computes). Prints wall
@@ -31,12 +31,14 @@ TOLERANCE = 1e-4
 
 def requests(model: Any) -> list[list[tuple[list[int], int]]]:
     """Token requests of the starter taxonomy's benchmark, in `score_items`' chunks."""
-    from trainer.bench.run import ll_chunks
-    from trainer.bench.suites import build
+    from bot.taxonomy.leaves import Leaves
+    from trainer.evaluation.run import ll_chunks
+    from trainer.evaluation.suites import build
 
     files = sorted((ROOT / "taxonomy").rglob("qna.yaml"))
     with tempfile.TemporaryDirectory() as cache:
-        plan = build(files, files, ROOT, cache=Path(cache))
+        leaves = Leaves(files, ROOT, Path(cache))
+        plan = build(leaves.paths, leaves)
     pairs: dict[tuple[str, str], None] = {}
     for item in plan.items:
         if item.type == "qa":

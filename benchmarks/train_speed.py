@@ -51,11 +51,11 @@ def rows_from(data: Path) -> tuple[list[dict[str, Any]], str]:
     if rows:
         return rows, f"generated data: {len(files)} leaves in {data}"
     from bot.taxonomy.find import LEAF_NAME, walk
-    from trainer.sdg.leafdata import read_leaf
+    from bot.taxonomy.leaves import read_leaf
     from trainer.sdg.pipeline import user_message
 
     for leaf in sorted(p for p in walk(ROOT / "taxonomy") if p.name == LEAF_NAME):
-        found = read_leaf(leaf, ROOT)
+        found = read_leaf(leaf, ROOT, ROOT / ".bot" / "cache")
         for ex in found.seeds + found.heldout:
             rows.append(
                 {

@@ -187,7 +187,7 @@ def scale(n: int, seed: int, checks: list[Check]) -> dict[str, Any]:
             )
         return row
 
-    full, changed = ["validate", str(root)], ["validate", "--changed", "--base", "HEAD"]
+    full, changed = ["validate", str(root)], ["validate", "--changed", "--base-ref", "HEAD"]
     shutil.rmtree(root / ".bot", ignore_errors=True)  # as in a fresh clone
     cold = timed("full, cold (no .bot/)", full)
     timed("full, again", full)

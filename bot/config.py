@@ -8,15 +8,14 @@ wrong types are located errors: a typo must never be silently ignored.
 from __future__ import annotations
 
 import dataclasses
-import os
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.problems import Problem, error
 from bot.taxonomy.yamlload import Loaded, load
+from bot.validation.problems import Problem, error
 from trainer.data.config import MixConfig, ReplayConfig  # plain dataclasses: no torch here
 from trainer.train.config import TrainConfig
 
@@ -158,11 +157,11 @@ def _options(annotation: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def load_config(root: Path) -> Config:
-    """`root`/bot.yaml, or the file `$BOT_CONFIG` names (a profile, e.g. for GPU runners)."""
-    override = os.environ.get("BOT_CONFIG")
-    path = (root / override) if override else root / FILE
-    if override and not path.is_file():
+def load_config(root: Path, profile: Path | None = None) -> Config:
+    """`root`/bot.yaml, or `profile` (relative to `root`; e.g. the GPU runners' profile that
+    the CLI takes from $BOT_CONFIG). A missing bot.yaml means every default."""
+    path = root / profile if profile else root / FILE
+    if profile and not path.is_file():
         raise ConfigError(path, [error("config", "BOT_CONFIG names a file that does not exist")])
     if not path.exists():
         return Config()

@@ -1,5 +1,5 @@
 """Ctrl-C and `kill` stop a long command the same way: as an exception in the main thread,
-so each stage fails at a clean point (bot/pipeline.py maps it to "interrupted during
+so each stage fails at a clean point (bot/stages/run.py maps it to "interrupted during
 <stage>"), work already written stays (checkpoints and stores are written atomically) and
 the next run continues where this one stopped.
 

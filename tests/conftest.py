@@ -96,6 +96,15 @@ def dump(doc: object) -> str:
 LeafWriter = Callable[..., Path]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Model conversions and fingerprint memos go to a temporary cache, never the user's
+    (subprocesses inherit it)."""
+    monkeypatch.setenv("BOT_CACHE", str(tmp_path_factory.getbasetemp() / "bot-cache"))
+
+
 @pytest.fixture
 def write_leaf(tmp_path: Path) -> LeafWriter:
     """write_leaf("compositional_skills/x", doc_or_text, attribution=True) -> qna.yaml path."""

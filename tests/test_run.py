@@ -64,7 +64,7 @@ def test_run_then_rerun_then_one_edited_leaf(tmp_path: Path, tiny: Path) -> None
         f"generate:\n  teacher: hf:{tiny}\n  samples: 1\n  max_rounds: 1\ntrain:\n  max_steps: 2\n"
     )
     root = make_repo(tmp_path, config)
-    first = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
+    first = run_bot("run", "--base-model", f"hf:{tiny}", cwd=root, timeout=900)
     assert first.returncode == 0, first.stderr + first.stdout
     for stage in ("validate", "generate", "train", "benchmark"):
         assert stage in first.stdout
@@ -75,7 +75,7 @@ def test_run_then_rerun_then_one_edited_leaf(tmp_path: Path, tiny: Path) -> None
     assert Path(state["model"], "model.safetensors").is_file()
 
     started = time.monotonic()
-    again = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
+    again = run_bot("run", "--base-model", f"hf:{tiny}", cwd=root, timeout=900)
     assert again.returncode == 0, again.stderr
     assert time.monotonic() - started < 60
     for stage in ("generate", "train", "benchmark"):
@@ -84,7 +84,7 @@ def test_run_then_rerun_then_one_edited_leaf(tmp_path: Path, tiny: Path) -> None
 
     skill = root / "taxonomy/compositional_skills/writing/a/qna.yaml"
     skill.write_text(dump(skill_doc(seed=7)))
-    edited = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
+    edited = run_bot("run", "--base-model", f"hf:{tiny}", cwd=root, timeout=900)
     assert edited.returncode == 0, edited.stderr
     store = json.loads((root / ".bot/run/state.json").read_text())
     assert store["key"] != state["key"]  # retrained on the edited leaf
@@ -95,7 +95,7 @@ def test_run_then_rerun_then_one_edited_leaf(tmp_path: Path, tiny: Path) -> None
 def test_invalid_taxonomy_stops_at_validate(tmp_path: Path, tiny: Path) -> None:
     root = make_repo(tmp_path, "")
     (root / "taxonomy/knowledge/science/c/attribution.txt").unlink()
-    done = run_bot("run", "--base", f"hf:{tiny}", cwd=root)
+    done = run_bot("run", "--base-model", f"hf:{tiny}", cwd=root)
     assert done.returncode == 1
     assert "validate failed" in done.stderr and "Traceback" not in done.stderr
     assert not (root / ".bot/generate").exists()
@@ -139,7 +139,7 @@ def test_an_interrupted_run_continues_where_it_stopped(
     )
     root = make_repo(tmp_path, config)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--base", f"hf:{tiny}"],
+        [sys.executable, "-m", "bot", "run", "--base-model", f"hf:{tiny}"],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -168,7 +168,7 @@ def test_an_interrupted_run_continues_where_it_stopped(
     else:
         assert proc.returncode == -sig
     assert not (run / "train_summary.json").exists()
-    again = run_bot("run", "--base", f"hf:{tiny}", cwd=root, timeout=900)
+    again = run_bot("run", "--base-model", f"hf:{tiny}", cwd=root, timeout=900)
     assert again.returncode == 0, again.stderr
     assert [p.name for p in root.glob(".bot/runs/*")] == [run.name]  # the same run, continued
     log = [json.loads(line) for line in (run / "knowledge" / "train_log.jsonl").open()]
@@ -190,7 +190,7 @@ def test_an_interrupted_run_continues_where_it_stopped(
 def test_resource_errors_name_the_stage_and_what_to_change(
     error: BaseException, words: str
 ) -> None:
-    from bot.pipeline import RunResult, Stage, StageFailed, _timed
+    from bot.stages.run import RunResult, Stage, StageFailed, _timed
 
     def fail(stage: Stage) -> None:
         raise error

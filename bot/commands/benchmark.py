@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.commands._common import usage, work_dir
-from bot.taxonomy.find import LEAF_NAME, collect, default_taxonomy, find_root, walk
+from bot.commands._common import add_work, open_workspace, usage
 
-METRIC_NAMES = ("nll", "mc_acc", "doc_mc_acc", "rouge_l", "judge")
+if TYPE_CHECKING:
+    from bot.stages.benchmark import BenchmarkRequest
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,12 +26,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("paths", nargs="*", type=Path, help="leaf files or folders (default: all)")
     p.add_argument("--changed", action="store_true", help="leaves changed vs --base-ref")
-    p.add_argument("--base-ref", metavar="REF", help="for --changed (default origin/main, main)")
-    p.add_argument("--base", metavar="SPEC", default="embedded", help="base model (embedded)")
-    p.add_argument("--candidate", metavar="SPEC", required=True, help="candidate model")
+    p.add_argument(
+        "--base-ref", metavar="REF", help="git ref for --changed (default origin/main, main)"
+    )
+    p.add_argument("--model", metavar="SPEC", required=True, help="the candidate model")
+    p.add_argument(
+        "--base-model", metavar="SPEC", default="embedded", help="compared with (embedded)"
+    )
     p.add_argument("--judge", metavar="SPEC", help="judge model: adds the judge suite")
     p.add_argument("--out", type=Path, metavar="DIR", help="reports (<work>/benchmark/latest)")
-    p.add_argument("--work", type=Path, metavar="DIR", help="work folder (default .bot/)")
+    add_work(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--resamples", type=int, default=1000, metavar="N")
@@ -55,172 +58,52 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--device", help="cpu | cuda | cuda:N (default: GPU if any)")
 
 
-def _select(args: argparse.Namespace, root: Path, cwd: Path) -> tuple[list[Path], dict[str, Any]]:
-    """Selected leaf files and how they were chosen; raises ValueError with a usage message."""
-    if args.changed:
-        if args.paths:
-            raise ValueError("give leaf paths or --changed, not both")
-        from bot.gitdiff import GitError, changed_leaves
+def request(args: argparse.Namespace) -> BenchmarkRequest:
+    from bot.stages.benchmark import BenchmarkRequest, parse_limits
 
-        try:
-            changes = changed_leaves(cwd, args.base_ref)
-        except GitError as exc:
-            raise ValueError(str(exc)) from None
-        files = [p for p in changes.changed if p.name == LEAF_NAME]
-        if not files:
-            raise ValueError(f"no changed leaves vs {changes.base}")
-        return files, {"mode": "changed", "base_ref": changes.base}
-    if args.base_ref:
-        raise ValueError("--base-ref needs --changed")
-    if args.paths:
-        leaves, missing = collect(args.paths, cwd)
-        if missing:
-            raise ValueError(f"no such file or folder: {', '.join(missing)}")
-        files = [leaf.path.absolute() for leaf in leaves if leaf.path.name == LEAF_NAME]
-        if not files:
-            raise ValueError(f"no leaves ({LEAF_NAME}) under {', '.join(map(str, args.paths))}")
-        return files, {"mode": "paths"}
-    files = [p.absolute() for p in walk(default_taxonomy(root)) if p.name == LEAF_NAME]
-    if not files:
-        raise ValueError(f"no leaves under {default_taxonomy(root)}")
-    return files, {"mode": "all"}
-
-
-def _limits(pairs: list[str]) -> dict[str, float]:
-    from trainer.bench.compare import DEFAULT_MAX_REGRESSION
-
-    limits = dict(DEFAULT_MAX_REGRESSION)
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or name not in METRIC_NAMES:
-            raise ValueError(
-                f"--max-regression {pair!r}: expected METRIC=X, METRIC one of "
-                + ", ".join(METRIC_NAMES)
-            )
-        try:
-            limits[name] = float(value)
-        except ValueError:
-            raise ValueError(f"--max-regression {pair!r}: {value!r} is not a number") from None
-        if math.isnan(limits[name]) or limits[name] < 0:
-            raise ValueError(f"--max-regression {pair!r}: must be >= 0")
-    return limits
-
-
-def _config(args: argparse.Namespace) -> Any:
-    from trainer.bench.benchmark import BenchConfig
-    from trainer.bench.compare import StatSettings
-    from trainer.bench.judge import JudgeSettings
-    from trainer.bench.run import ScoreSettings
-
-    for name in ("resamples", "min_items", "max_new_tokens", "short_new_tokens"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.doc_mc_per_leaf < 0 or args.judge_max_new_tokens < 1:
-        raise ValueError("--doc-mc-per-leaf must be >= 0, --judge-max-new-tokens >= 1")
-    from trainer.models import parse_spec
-
-    for spec in (args.base, args.candidate, *([args.judge] if args.judge else [])):
-        parse_spec(spec)  # SpecError (a ValueError) names the accepted forms
-    return BenchConfig(
-        base=args.base,
-        candidate=args.candidate,
-        score=ScoreSettings(args.max_new_tokens, args.short_new_tokens),
-        stats=StatSettings(args.seed, args.resamples, args.min_items, _limits(args.max_regression)),
+    return BenchmarkRequest(
+        model=args.model,
+        base_model=args.base_model,
+        paths=tuple(Path.cwd() / p for p in args.paths),
+        changed=args.changed,
+        base_ref=args.base_ref,
+        judge=args.judge,
+        out=args.out.absolute() if args.out else None,
+        seed=args.seed,
+        resamples=args.resamples,
+        min_items=args.min_items,
+        max_new_tokens=args.max_new_tokens,
+        short_new_tokens=args.short_new_tokens,
+        judge_max_new_tokens=args.judge_max_new_tokens,
         doc_mc_per_leaf=args.doc_mc_per_leaf,
+        max_regression=parse_limits(args.max_regression),
         regression=not args.no_regression,
         general=not args.no_general,
-        judge=args.judge,
-        judge_settings=JudgeSettings(args.judge_max_new_tokens),
-        device=args.device,
         use_cache=not args.no_cache,
+        device=args.device,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    done = execute(args)
-    if isinstance(done, int):
-        return done
-    doc, out = done
-    if args.format == "json":
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    else:
-        from trainer.bench.reports import FILES
+    from bot.report.progress import RichProgress
+    from bot.stages.benchmark import benchmark
+    from bot.stages.errors import UsageError
 
-        _print_text(doc, [out / f for f in FILES])
-    return int(doc["summary"]["exit_code"])
-
-
-def execute(args: argparse.Namespace) -> tuple[dict[str, Any], Path] | int:
-    """Score, compare and write the reports; returns report.json's document and the report
-    folder, or 2 after printing a usage error."""
-    cwd = Path.cwd()
-    root = find_root(cwd)
+    ws = open_workspace("benchmark", args.work)
+    if isinstance(ws, int):
+        return ws
     try:
-        config = _config(args)
-        files, selection = _select(args, root, cwd)
-    except ValueError as exc:
+        with RichProgress(enabled=args.format == "text") as progress:
+            result = benchmark(ws, request(args), progress)
+    except (UsageError, ValueError) as exc:
         return usage("benchmark", str(exc))
-    from trainer.bench.benchmark import run_benchmark
-    from trainer.bench.reports import write_reports
-    from trainer.models import ModelError
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        from trainer.evaluation.reports import FILES
 
-    work = work_dir(args.work, root)
-    out = (args.out or work / "benchmark" / "latest").absolute()
-    taxonomy = [p.absolute() for p in walk(default_taxonomy(root)) if p.name == LEAF_NAME]
-    selection["leaves"] = [
-        str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in files
-    ]
-    with _Bars(enabled=args.format == "text") as bars:
-        try:
-            result = run_benchmark(
-                config, files, taxonomy, root, work, selection=selection, progress=bars.bar
-            )
-        except (ModelError, ValueError) as exc:
-            return usage("benchmark", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    if not result.plan.items:
-        return usage("benchmark", "no items to benchmark (see the skipped leaves: bot validate)")
-    return write_reports(result, out), out
-
-
-class _Bars:
-    """One rich progress bar per model being scored (stderr)."""
-
-    def __init__(self, enabled: bool) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[phase]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
-        )
-
-    def __enter__(self) -> _Bars:
-        self._progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.__exit__(None, None, None)
-
-    def bar(self, label: str) -> Any:
-        task = self._progress.add_task(label, total=None, phase="")
-
-        def update(phase: str, done: int, total: int) -> None:
-            self._progress.update(task, completed=done, total=total, phase=phase)
-
-        return update
+        _print_text(result.doc, [result.out / f for f in FILES])
+    return result.exit_code
 
 
 def _print_text(doc: dict[str, Any], files: list[Path]) -> None:
@@ -228,7 +111,7 @@ def _print_text(doc: dict[str, Any], files: list[Path]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from trainer.bench.report_md import summary_line
+    from trainer.evaluation.report_md import summary_line
 
     console = Console(highlight=False)
     colour = {"regressed": "red", "improved": "green", "no significant change": "dim"}

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from pathlib import Path
 
-from bot.commands._common import root_and_config, work_dir
+from bot.commands._common import add_work, open_workspace
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,40 +27,34 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="say what would be released")
     p.add_argument("--force", action="store_true", help="release even if the benchmark fails")
-    p.add_argument("--base", metavar="MODEL", help="base model (default bot.yaml release.base)")
-    p.add_argument("--work", type=Path, metavar="DIR", help="work folder (default .bot/)")
+    p.add_argument(
+        "--base-model", metavar="SPEC", help="base model (default bot.yaml release.base)"
+    )
+    add_work(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from bot.interrupts import interruptible
     from bot.release.state import ReleaseError
 
-    found = root_and_config("release")
-    if isinstance(found, int):
-        return found
-    root, config = found
-    from bot.release.run import Request, release
+    ws = open_workspace("release", args.work)
+    if isinstance(ws, int):
+        return ws
+    from bot.report.progress import RichProgress
+    from bot.stages.release import ReleaseRequest, dry_run, release
 
-    req = Request(
-        root=root,
-        work=work_dir(args.work, root),
-        config=config,
-        version=args.release_version,
-        base=args.base,
-        force=args.force,
-    )
+    req = ReleaseRequest(version=args.release_version, base_model=args.base_model, force=args.force)
     try:
         # stdout carries the notes alone: everything the stages print goes to stderr.
         # Ctrl-C and SIGTERM stop it as an exception: the next release continues.
-        with contextlib.redirect_stdout(sys.stderr), interruptible():
-            if args.dry_run:
-                from bot.release.dryrun import dry_run
-
-                notes = dry_run(req)
-            else:
-                notes = release(req, lambda line: print(f"bot release: {line}", file=sys.stderr))
+        with (
+            contextlib.redirect_stdout(sys.stderr),
+            interruptible(),
+            RichProgress(prefix="bot release: ") as progress,
+        ):
+            result = dry_run(ws, req) if args.dry_run else release(ws, req, progress)
     except ReleaseError as exc:
         print(f"bot release: {exc}", file=sys.stderr)
         return exc.code
-    sys.stdout.write(notes)
+    sys.stdout.write(result.notes)
     return 0

@@ -6,13 +6,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.taxonomy.find import collect, default_taxonomy, display, find_root, place
+from bot.commands._common import open_workspace, usage
 
 if TYPE_CHECKING:
-    from bot.check import Options
-    from bot.validate import Report
+    from bot.validation.engine import Report
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,12 +25,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--changed",
         action="store_true",
-        help="only leaves added or modified vs --base (committed, staged, unstaged, untracked)",
+        help="only leaves added or modified vs --base-ref (committed, staged, unstaged, untracked)",
     )
     p.add_argument(
-        "--base",
+        "--base-ref",
         metavar="REF",
-        help="base for --changed (default: origin/main, falling back to main)",
+        help="git ref for --changed (default: origin/main, falling back to main)",
     )
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
     p.add_argument(
@@ -60,124 +59,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
 
 
-def _usage(msg: str) -> int:
-    print(f"bot validate: error: {msg}", file=sys.stderr)
-    return 2
-
-
-def _changes_in_background(cwd: Path, base: str | None) -> Any:
-    """Start reading git's changes at once: libgit2's status releases the GIL, so the
-    imports and index loading below overlap with it (a third of --changed's time)."""
-    import threading
-
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        from bot.gitdiff import changed_leaves
-
-        try:
-            box["changes"] = changed_leaves(cwd, base)
-        except Exception as exc:  # handed to the main thread, which reports it
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-
-    def result() -> Any:
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["changes"]
-
-    return result
-
-
 def run(args: argparse.Namespace) -> int:
-    report = build_report(args)
-    return report if isinstance(report, int) else _emit(report, args)
+    from bot.stages.errors import UsageError
+    from bot.stages.validate import ValidateRequest, validate
 
-
-def build_report(args: argparse.Namespace) -> Report | int:
-    """Validate what `args` selects; a usage error is returned as exit code 2."""
+    ws = open_workspace("validate")
+    if isinstance(ws, int):
+        return ws
     cwd = Path.cwd()
-    root = find_root(cwd)
-    pending = _changes_in_background(cwd, args.base) if args.changed else None
-    from bot.check import Options
-    from bot.config import ConfigError, load_config
-    from bot.rules import RULES
-    from bot.validate import check_all, cross_leaf, finish
-
-    try:
-        cfg = load_config(root).validate
-    except ConfigError as exc:
-        return _usage(str(exc))
-    disabled = set(args.disable) | set(cfg.disable)
-    if unknown := sorted(disabled - RULES.keys()):
-        return _usage(f"unknown rule {', '.join(unknown)} (see schema/README.md)")
-    require = args.require_version or cfg.require_version
-    if require is not None and require not in (1, 2, 3):
-        return _usage("--require-version takes 1, 2 or 3")
-    if args.base and not args.changed:
-        return _usage("--base needs --changed")
-    paths = args.paths or [default_taxonomy(root)]
-    from bot.validate import Report
-
-    report = Report(files=[])
-    if pending is not None:
-        from bot.gitdiff import GitError
-        from bot.rules.dupindex import preload
-
-        preload(root / ".bot" / "cache")
-        try:
-            changes = pending()
-        except GitError as exc:
-            return _usage(str(exc))
-        scope = [p.absolute() for p in paths]
-        keep = [f for f in changes.changed if any(f == s or s in f.parents for s in scope)]
-        leaves = [place(display(f, cwd)) for f in keep]
-        report.deleted = [str(display(f, cwd)) for f in changes.deleted]
-        report.notes.append(f"{len(leaves)} changed leaf file(s) vs {changes.base}")
-    else:
-        leaves, missing = collect(paths, cwd)
-        if missing:
-            return _usage(f"no such file or folder: {', '.join(missing)}")
-    tokenizer = None
-    if cfg.tokenizer:
-        tok = root / cfg.tokenizer
-        tokenizer = str(tok / "tokenizer.json" if tok.is_dir() else tok)
-        if not Path(tokenizer).is_file():
-            return _usage(f"bot.yaml validate.tokenizer: {tokenizer} not found")
-    opts = Options(
-        repo_root=root,
-        window=cfg.context_window,
-        tokenizer=tokenizer,
-        require_version=require,
+    req = ValidateRequest(
+        paths=tuple(cwd / p for p in args.paths),
+        changed=args.changed,
+        base_ref=args.base_ref,
+        disable=tuple(args.disable),
+        require_version=args.require_version,
         documents=args.documents,
-        cache_dir=root / ".bot" / "cache",
-        shingles="duplicate-across-leaves" not in disabled and (len(leaves) > 1 or args.changed),
+        jobs=args.jobs,
+        shown_from=cwd,
     )
-    report.files = check_all(leaves, opts, args.jobs)
-    if opts.shingles:
-        cross_leaf(report.files)
-        if args.changed and report.files:
-            _against_committed(report, root, cwd, opts)
-    finish(report.files, disabled)
-    return report
-
-
-def _against_committed(report: Report, root: Path, cwd: Path, opts: Options) -> None:
-    """--changed: compare the changed leaves with every other leaf through the cached index."""
-    from bot.rules.dupindex import compare_with_committed
-
-    def shown(rel: str) -> str:
-        return str(display(root / rel, cwd))
-
-    found = compare_with_committed(
-        report.files, root, default_taxonomy(root), opts.cache_dir or root / ".bot" / "cache", shown
-    )
-    for r in report.files:
-        lines = {p.line for p in r.problems if p.rule == "duplicate-across-leaves"}
-        r.problems += [p for p in found.get(r.path, []) if p.line not in lines]
+    try:
+        report = validate(ws, req)
+    except UsageError as exc:
+        return usage("validate", str(exc))
+    return _emit(report, args)
 
 
 def _emit(report: Report, args: argparse.Namespace) -> int:
@@ -199,7 +103,7 @@ def _emit(report: Report, args: argparse.Namespace) -> int:
 
             render_text(report, console)
         if args.summary:
-            from bot.summary import table
+            from bot.report.summary import table
 
             console.print(table(report))
     return 1 if report.errors else 0

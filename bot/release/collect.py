@@ -107,7 +107,7 @@ def manifest_at(repo: Any, tag: Tag) -> dict[str, Any]:
 def current_leaves(root: Path, cache: Path) -> dict[str, str]:
     """Taxonomy path -> content hash (qna.yaml and its documents) of every leaf."""
     from bot.taxonomy.find import LEAF_NAME, default_taxonomy, walk
-    from trainer.sdg.leafdata import LeafError, read_leaf
+    from bot.taxonomy.leaves import LeafError, read_leaf
 
     out: dict[str, str] = {}
     for path in walk(default_taxonomy(root)):
@@ -126,7 +126,7 @@ def current_leaves(root: Path, cache: Path) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def collect(root: Path, work: Path, version: str | None, prefix: str) -> Collected:
+def collect(root: Path, cache: Path, version: str | None, prefix: str) -> Collected:
     import pygit2
 
     repo = open_repo(root)
@@ -142,7 +142,7 @@ def collect(root: Path, work: Path, version: str | None, prefix: str) -> Collect
         if previous
         else {}
     )
-    leaves = current_leaves(root, work / "cache")
+    leaves = current_leaves(root, cache)
     return Collected(
         version=version,
         tag=tag,

@@ -6,16 +6,17 @@ from typing import Any
 
 from bot.release import collect as col
 from bot.release import gitops, models
-from bot.release.run import Request, context
-from bot.release.train_stage import plan
+from bot.release.plan import context, plan
+from bot.workspace import Workspace
 
 
-def dry_run(req: Request) -> str:
-    repo = col.open_repo(req.root)
-    cfg = req.config.release
+def describe(ws: Workspace, version: str | None, base_model: str | None) -> str:
+    """What `bot release` would do, in the release notes' Markdown."""
+    repo = col.open_repo(ws.root)
+    cfg = ws.config.release
     tags = col.release_tags(repo, cfg.tag_prefix)
-    collected = col.collect(req.root, req.work, req.version, cfg.tag_prefix)
-    ctx = context(req, collected.version)
+    collected = col.collect(ws.root, ws.layout.cache, version, cfg.tag_prefix)
+    ctx = context(ws, collected.version, base_model)
     prev = col.manifest_at(repo, collected.previous) if collected.previous else None
     baseline = ctx.base
     if prev is not None and collected.previous is not None:
@@ -29,7 +30,7 @@ def dry_run(req: Request) -> str:
         + (f" (after {', '.join(t.name for t in tags[-3:])})" if tags else " (first release)"),
         f"- taxonomy commit `{collected.commit}`, {len(collected.leaves)} leaves",
         f"- previous release: {_previous(collected, prev)}",
-        f"- training: {_training(mode, start, new, req, collected)}",
+        f"- training: {_training(mode, start, new, ws, collected)}",
         f"- benchmark: against `{baseline}`"
         + ("" if cfg.max_regression else " (default regression limits)")
         + ("; refuses to tag if a suite regresses past its limit (unless --force)"),
@@ -57,11 +58,11 @@ def _previous(collected: col.Collected, prev: dict[str, Any] | None) -> str:
     return f"`{collected.previous.name}` (model `{prev['model']['digest']}`)"
 
 
-def _training(mode: str, start: str, new: list[str], req: Request, c: col.Collected) -> str:
+def _training(mode: str, start: str, new: list[str], ws: Workspace, c: col.Collected) -> str:
     from trainer.data import replay as buffers
 
     try:
-        buffer = buffers.load(req.work / "replay")
+        buffer = buffers.load(ws.layout.replay)
         replay = f"replay buffer version `{buffer.version}` ({len(buffer.leaves)} leaves)"
     except buffers.ReplayError as exc:
         replay = f"replay buffer unreadable ({exc})"

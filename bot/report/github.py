@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.problems import Severity
 from bot.report.text import summary_line
-from bot.validate import Report
+from bot.validation.engine import Report
+from bot.validation.problems import Severity
 
 
 def _data(s: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.problems import Severity
-from bot.validate import Report
+from bot.validation.engine import Report
+from bot.validation.problems import Severity
 
 
 def as_dict(report: Report) -> dict[str, Any]:

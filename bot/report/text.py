@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from bot.problems import Severity
-from bot.validate import Report
+from bot.validation.engine import Report
+from bot.validation.problems import Severity
 
 
 def summary_line(report: Report) -> str:

@@ -169,7 +169,7 @@ def contribute(sim: Sim, broken: bool) -> None:
 def validate(sim: Sim, step: str) -> str:
     report = sim.out / f"{step}.json"
     report.write_text(
-        sim.bot("validate", "--changed", "--base", "main", "--format", "json", ok=(0, 1))
+        sim.bot("validate", "--changed", "--base-ref", "main", "--format", "json", ok=(0, 1))
     )
     sim.bot("gh", "post-validation", "--pr", str(sim.pr), "--sha", sim.head, "--input",
             str(report))  # fmt: skip
@@ -192,7 +192,7 @@ def lifecycle(sim: Sim) -> None:
     sim.say("5. the gate opens", f"`{gate.strip()}`")
     gen = sim.out / "generation.json"
     work = str(sim.work)
-    gen.write_text(sim.bot("generate", "--changed", "--base", "main", "--work", work,
+    gen.write_text(sim.bot("generate", "--changed", "--base-ref", "main", "--work", work,
                            "--format", "json"))  # fmt: skip
     sim.bot("gh", "post-generation", "--pr", str(sim.pr), "--sha", sim.head, "--input", str(gen))
     sim.say("6. generation for the PR's leaf", sim.comments("generation"))
@@ -214,12 +214,12 @@ def retrain(sim: Sim, merged: str) -> None:
     work = str(sim.work)
     base = models(sim)[1]
     sim.bot("generate", "--work", work, "--format", "json")
-    summary = json.loads(sim.bot("train", "--base", base, "--work", work, "--out",
+    summary = json.loads(sim.bot("train", "--base-model", base, "--work", work, "--out",
                                  f"{work}/runs/{merged}", "--format", "json"))  # fmt: skip
     out = sim.out / "benchmark"
     leaves = [f"taxonomy/{leaf}" for leaf in summary.get("new_leaves", [])]
-    sim.bot("benchmark", "--base", base, "--candidate", f"hf:{summary['final']}", "--work", work,
-            "--out", str(out), "--no-general", *leaves, ok=(0, 3))  # fmt: skip
+    sim.bot("benchmark", "--base-model", base, "--model", f"hf:{summary['final']}", "--work",
+            work, "--out", str(out), "--no-general", *leaves, ok=(0, 3))  # fmt: skip
     if not (out / "report.md").is_file():
         raise ReleaseError("the benchmark wrote no report.md")
     sim.bot("gh", "post-benchmark", "--pr", str(sim.pr), "--sha", merged, "--input",

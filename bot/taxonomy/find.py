@@ -90,7 +90,7 @@ def collect(paths: list[Path], cwd: Path) -> tuple[list[LeafFile], list[str]]:
         elif p.exists() or p.is_symlink():
             files = [os.fspath(p)]
         else:
-            missing.append(str(p))
+            missing.append(str(display(p, cwd)))
             continue
         for f in files:
             key = os.path.abspath(f)

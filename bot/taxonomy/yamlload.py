@@ -19,7 +19,7 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.resolver import Resolver
 
-from bot.problems import Problem, error, warning
+from bot.validation.problems import Problem, error, warning
 
 Path = tuple[str | int, ...]
 Pos = tuple[int, int]
@@ -213,8 +213,9 @@ def _compose(text: str, out: Loaded) -> None:
 
     The open container is held in locals (container, path, is_map, key = the pending
     key of a mapping, None while a key is expected); enclosing ones wait on `stack`.
-    This loop runs once per YAML node of every leaf, so it is kept flat."""
-    values, keys = out.values, out.keys
+    This loop runs once per YAML node of every leaf, so it is kept flat: only rare events
+    (errors, document starts) call out."""
+    values = out.values
     stack: list[tuple[Any, Path, bool, Any]] = []
     container: Any = None
     path: Path = ()
@@ -231,49 +232,15 @@ def _compose(text: str, out: Loaded) -> None:
                     container, path, is_map, key = stack.pop()
                 elif kind == _DOCUMENT:
                     documents += 1
-                    if documents > 1:
-                        raise _Abort(
-                            error(
-                                "yaml-syntax",
-                                "more than one YAML document (---); a qna.yaml holds exactly one",
-                                *_pos(ev.start_mark),
-                            )
-                        )
+                    _one_document(documents, ev)
                 elif kind == _ALIAS:
                     raise _anchor(ev)
                 continue
-            if ev.anchor:
-                raise _anchor(ev)
             nodes += 1
-            if nodes > MAX_NODES:
-                raise _Abort(
-                    error(
-                        "yaml-limits", f"more than {MAX_NODES:,} YAML nodes", *_pos(ev.start_mark)
-                    )
-                )
+            if ev.anchor or nodes > MAX_NODES:
+                raise _anchor(ev) if ev.anchor else _too_many_nodes(ev)
             if is_map and key is None:  # this node is a key
-                if kind == _COLLECTION:
-                    raise _Abort(
-                        error(
-                            "yaml-syntax",
-                            "a mapping key must be a plain string",
-                            *_pos(ev.start_mark),
-                        )
-                    )
-                key = ev.value
-                if key in container:
-                    first = keys[(*path, key)]
-                    out.problems.append(
-                        error(
-                            "yaml-duplicate-key",
-                            f"duplicate key '{key}' (first defined at line "
-                            f"{first[0]}); the later value would silently replace the first. "
-                            "Keep one.",
-                            *_pos(ev.start_mark),
-                        )
-                    )
-                else:
-                    keys[(*path, key)] = _pos(ev.start_mark)
+                key = _key(ev, kind, container, path, out)
                 continue
             value = _scalar(ev) if kind == _SCALAR else _collection(ev, len(stack))
             # Place the value in the open container (or as the root).
@@ -292,20 +259,64 @@ def _compose(text: str, out: Loaded) -> None:
             if kind == _COLLECTION:
                 stack.append((container, path, is_map, key))
                 container, path, is_map, key = value, here, isinstance(value, dict), None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = _pos(mark) if mark is not None else (1, 1)
-        what = exc.problem or str(exc)
-        if exc.context:
-            what = f"{what} ({exc.context})"
-        raise _Abort(error("yaml-syntax", f"YAML syntax error: {what}", *where)) from None
-    except yaml.YAMLError as exc:  # reader errors (control characters) carry no mark
-        raise _Abort(error("yaml-syntax", f"YAML error: {exc}")) from None
+    except yaml.YAMLError as exc:
+        raise _syntax(exc) from None
     finally:
         loader.dispose()
     if documents == 0:
         raise _Abort(error("yaml-empty", "file holds no YAML document"))
     out.data = root
+
+
+def _one_document(documents: int, ev: Any) -> None:
+    if documents > 1:
+        raise _Abort(
+            error(
+                "yaml-syntax",
+                "more than one YAML document (---); a qna.yaml holds exactly one",
+                *_pos(ev.start_mark),
+            )
+        )
+
+
+def _too_many_nodes(ev: Any) -> _Abort:
+    return _Abort(error("yaml-limits", f"more than {MAX_NODES:,} YAML nodes", *_pos(ev.start_mark)))
+
+
+def _key(ev: Any, kind: int, container: dict[str, Any], path: Path, out: Loaded) -> Any:
+    """A mapping key: a plain string, recorded where it is; a repeat is a located error."""
+    if kind == _COLLECTION:
+        raise _Abort(
+            error("yaml-syntax", "a mapping key must be a plain string", *_pos(ev.start_mark))
+        )
+    key = ev.value
+    if key in container:
+        first = out.keys[(*path, key)]
+        out.problems.append(
+            error(
+                "yaml-duplicate-key",
+                f"duplicate key '{key}' (first defined at line "
+                f"{first[0]}); the later value would silently replace the first. "
+                "Keep one.",
+                *_pos(ev.start_mark),
+            )
+        )
+    else:
+        out.keys[(*path, key)] = _pos(ev.start_mark)
+    return key
+
+
+def _syntax(exc: yaml.YAMLError) -> _Abort:
+    """libyaml's error as a located problem (reader errors, e.g. control characters, carry
+    no mark: they are placed at 1:1)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return _Abort(error("yaml-syntax", f"YAML error: {exc}"))
+    mark = exc.problem_mark or exc.context_mark
+    where = _pos(mark) if mark is not None else (1, 1)
+    what = exc.problem or str(exc)
+    if exc.context:
+        what = f"{what} ({exc.context})"
+    return _Abort(error("yaml-syntax", f"YAML syntax error: {what}", *where))
 
 
 def _collection(ev: Any, depth: int) -> dict[str, Any] | list[Any]:

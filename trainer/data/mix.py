@@ -52,9 +52,6 @@ def phases(config: MixConfig) -> tuple[PhaseSpec, ...]:
     )
 
 
-DEFAULT_PHASES = phases(MixConfig())
-
-
 @dataclass(frozen=True)
 class Source:
     name: str  # "data/<leaf>.jsonl", "replay/objects/..jsonl", "replay/versions/<id>.json"

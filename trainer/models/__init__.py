@@ -30,7 +30,6 @@ from trainer.models.spec import (
     SpecError,
     VLLMSpec,
     parse_spec,
-    spec_arg,
 )
 
 __all__ = [
@@ -56,5 +55,4 @@ __all__ = [
     "local_model_dir",
     "model_fingerprint",
     "parse_spec",
-    "spec_arg",
 ]

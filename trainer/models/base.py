@@ -195,16 +195,19 @@ class ChatModel(Protocol):
 class ChatModelBase(ABC):
     """Shared front half of every backend: validation, seeds, loglikelihood."""
 
+    _fingerprint: str  # set by the backend's __init__ (or `fingerprint` overridden)
+    _tokenizer: Tokenizer
+
     def __init__(self, name: str) -> None:
         self.name = name
 
     @property
-    @abstractmethod
-    def fingerprint(self) -> str: ...
+    def fingerprint(self) -> str:
+        return self._fingerprint
 
     @property
-    @abstractmethod
-    def tokenizer(self) -> Tokenizer: ...
+    def tokenizer(self) -> Tokenizer:
+        return self._tokenizer
 
     @abstractmethod
     def _generate(

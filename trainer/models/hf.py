@@ -69,6 +69,8 @@ def fingerprint(weights_id: str, dtype: torch.dtype) -> str:
 
 
 class HFChatModel(ChatModelBase):
+    _tokenizer: HFTokenizer
+
     def __init__(
         self,
         path: Path,

@@ -71,14 +71,6 @@ class OpenAIChatModel(ChatModelBase):
         # path) is the best stable name of the weights there is.
         return model, f"openai:{entry.get('fingerprint') or model}"
 
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    @property
-    def tokenizer(self) -> RemoteTokenizer:
-        return self._tokenizer
-
     def _generate(
         self, conversations: Sequence[Conversation], params: GenerationParams, seeds: Sequence[int]
     ) -> list[Generation]:

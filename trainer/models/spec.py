@@ -11,7 +11,6 @@ configs can be checked cheaply; whether the model exists is checked by `load_mod
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,14 +86,6 @@ def parse_spec(text: str) -> ModelSpec:
         f"unknown model spec {text!r}; expected one of: {FORMS} "
         "(a directory path needs a '/', e.g. ./my-model)"
     )
-
-
-def spec_arg(text: str) -> ModelSpec:
-    """argparse `type=` for --teacher/--student: the parse error becomes the usage message."""
-    try:
-        return parse_spec(text)
-    except SpecError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _looks_like_path(spec: str) -> bool:

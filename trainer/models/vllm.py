@@ -51,14 +51,6 @@ class VLLMChatModel(ChatModelBase):
         resolved = str(getattr(config, "dtype", dtype or "auto")).removeprefix("torch.")
         self._fingerprint = f"vllm:{resolved}:{weights}"
 
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    @property
-    def tokenizer(self) -> HFTokenizer:
-        return self._tokenizer
-
     def _generate(
         self, conversations: Sequence[Conversation], params: GenerationParams, seeds: Sequence[int]
     ) -> list[Generation]:

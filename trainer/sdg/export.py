@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.rules.duplicates import Entry, shingle_hashes
-from bot.rules.simjoin import matches
 from trainer.sdg.store import Store, read_rows, write_atomic
+from trainer.text.shingles import Entry, shingle_hashes
+from trainer.text.simjoin import matches
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Exact and near-duplicate removal for generated samples, within a leaf and against seeds.
 
-Similarity is the validator's (bot.rules.duplicates): Jaccard of hashed word 3-gram sets,
+Similarity is the validator's (trainer.text.shingles): Jaccard of hashed word 3-gram sets,
 near at NEAR (0.8) and above, so "duplicate" means the same to contributors and generation.
 A generated question that nearly repeats any seed question is dropped, held-out ones
 included: the teacher never saw those, but a coincidental copy in the training data would
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from bot.rules.duplicates import NEAR, jaccard, shingles
+from trainer.leaves import LeafData
 from trainer.sdg.config import Bucket
-from trainer.sdg.leafdata import LeafData
+from trainer.text.shingles import NEAR, jaccard, shingles
 
 Shingles = set[int]
 Verdict = Literal["duplicate_of_seed", "duplicate"]

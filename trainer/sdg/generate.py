@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
+from trainer.leaves import LeafData
 from trainer.models.base import ModelError
-from trainer.sdg.leafdata import LeafData, LeafError, read_leaf
 from trainer.sdg.pipeline import PIPELINE_VERSION, PipelineConfig, ProgressEvent, run_pipeline
 from trainer.sdg.store import Store, StoreKey
 from trainer.sdg.teacher import Teacher
@@ -25,7 +24,7 @@ Status = Literal["cached", "generated", "failed", "pending"]
 
 @dataclass
 class LeafJob:
-    file: Path
+    path: str  # taxonomy path (the leaf's record path, or where an unreadable leaf sits)
     leaf: LeafData | None = None
     key: StoreKey | None = None
     status: Status = "pending"
@@ -39,29 +38,23 @@ class LeafJob:
     output: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def path(self) -> str:
-        if self.leaf:
-            return self.leaf.path
-        from bot.taxonomy.find import place
-        from trainer.sdg.leafdata import taxonomy_path
 
-        return taxonomy_path(place(self.file))
+# A leaf to generate for: (taxonomy path, its record or why it could not be read).
+LeafInput = tuple[str, LeafData | str]
 
 
 def plan(
-    files: Sequence[Path], root: Path, store: Store, teacher: Teacher, config: PipelineConfig
+    leaves: Sequence[LeafInput], store: Store, teacher: Teacher, config: PipelineConfig
 ) -> list[LeafJob]:
-    """Read and validate every leaf and decide, without any model call, what to do."""
+    """Decide for every leaf, without any model call, what to do."""
     jobs = []
-    for file in files:
-        job = LeafJob(file)
+    for path, record in leaves:
+        job = LeafJob(path)
         jobs.append(job)
-        try:
-            job.leaf = read_leaf(file, root, store.root.parent / "cache")
-        except LeafError as exc:
-            job.status, job.reason = "failed", f"invalid leaf:\n{exc}"
+        if isinstance(record, str):
+            job.status, job.reason = "failed", f"invalid leaf:\n{record}"
             continue
+        job.leaf = record
         job.key = StoreKey(
             job.leaf.path,
             job.leaf.content_hash,

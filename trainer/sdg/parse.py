@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.rules.duplicates import words
+from trainer.text.shingles import words
 
 Reason = Literal[
     "empty",

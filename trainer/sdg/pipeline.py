@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from trainer.leaves import LeafData
 from trainer.models import ChatModel
 from trainer.sdg.chunking import chunk_documents
 from trainer.sdg.config import PipelineConfig, ProgressEvent, Stats
 from trainer.sdg.filters import LeafDeduper
 from trainer.sdg.knowledge import knowledge_round
-from trainer.sdg.leafdata import LeafData
 from trainer.sdg.prompts import prompts_hash
 from trainer.sdg.skills import skill_round
 from trainer.sdg.stage import Rejected, Sample, StageRunner

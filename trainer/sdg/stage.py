@@ -9,11 +9,11 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from trainer.leaves import LeafData, SeedExample
 from trainer.models import ChatModel, Generation, GenerationParams
 from trainer.sdg import prompts
 from trainer.sdg.chunking import Chunk, count, truncate_tokens
 from trainer.sdg.config import Bucket, PipelineConfig, ProgressEvent, Stats
-from trainer.sdg.leafdata import LeafData, SeedExample
 from trainer.sdg.parse import Reject
 
 KEEP_REJECTED = 3  # example texts kept per (stage, reason), for humans reading a report

@@ -223,37 +223,8 @@ def train_dpo(job: DPOJob, on_step: Callable[[DPOStepEvent], None] | None = None
         real += tokens
         samples += len(step.examples)
         tokens_total += tokens
-        now = time.perf_counter()
-        event = DPOStepEvent(
-            job.name,
-            index + 1,
-            len(plan.steps),
-            stats["loss"],
-            lr,
-            tokens,
-            tokens / max(now - tick, 1e-9),
-            now - t0,
-            stats["accuracy"],
-            stats["margin"],
-            stats["chosen"],
-            stats["rejected"],
-        )
-        log.write(
-            {
-                "step": event.step,
-                "epoch": step.epoch,
-                "loss": event.loss,
-                "lr": event.lr,
-                "tokens": event.tokens,
-                "tokens_per_s": round(event.tokens_per_s, 1),
-                "elapsed": round(event.elapsed, 3),
-                "accuracy": event.accuracy,
-                "margin": event.margin,
-                "chosen_reward": event.chosen_reward,
-                "rejected_reward": event.rejected_reward,
-                "samples": step.examples,
-            }
-        )
+        event = _event(job.name, index, len(plan.steps), stats, lr, tick, t0)
+        log.write(_log_line(event, step))
         if on_step:
             on_step(event)
         if index + 1 in saves:
@@ -277,6 +248,50 @@ def train_dpo(job: DPOJob, on_step: Callable[[DPOStepEvent], None] | None = None
         dropped_too_long=dropped,
         seconds=time.perf_counter() - started,
     )
+
+
+def _event(
+    name: str,
+    index: int,
+    steps: int,
+    stats: Mapping[str, float],
+    lr: float,
+    tick: float,
+    t0: float,
+) -> DPOStepEvent:
+    now = time.perf_counter()
+    tokens = int(stats["tokens"])
+    return DPOStepEvent(
+        name,
+        index + 1,
+        steps,
+        stats["loss"],
+        lr,
+        tokens,
+        tokens / max(now - tick, 1e-9),
+        now - t0,
+        stats["accuracy"],
+        stats["margin"],
+        stats["chosen"],
+        stats["rejected"],
+    )
+
+
+def _log_line(event: DPOStepEvent, step: Any) -> dict[str, Any]:
+    return {
+        "step": event.step,
+        "epoch": step.epoch,
+        "loss": event.loss,
+        "lr": event.lr,
+        "tokens": event.tokens,
+        "tokens_per_s": round(event.tokens_per_s, 1),
+        "elapsed": round(event.elapsed, 3),
+        "accuracy": event.accuracy,
+        "margin": event.margin,
+        "chosen_reward": event.chosen_reward,
+        "rejected_reward": event.rejected_reward,
+        "samples": step.examples,
+    }
 
 
 def _step(

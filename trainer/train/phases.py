@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,8 @@ def run_phases(
     outcomes: list[PhaseOutcome] = []
     if not spec.resume and (spec.out / SUMMARY).exists():
         raise TrainError(
-            f"{spec.out} already holds a training run; pass --resume to continue or reuse "
-            "it, or choose another --out"
+            f"{spec.out} already holds a training run; resume it (resume=True: continue "
+            "or reuse it) or choose another output folder"
         )
     for phase in spec.phases:
         name, data = phase.name, phase.data
@@ -164,7 +164,3 @@ def _single(
             return outcome(result, sha, found[-1], f"last ({exc})")
 
     return train
-
-
-def final_model(outcomes: Sequence[PhaseOutcome], base: Path) -> Path:
-    return Path(outcomes[-1].checkpoint) if outcomes else base

@@ -27,7 +27,7 @@ from trainer.train.session import barrier, main_process, write_on_main
 class RetrainJob:
     base: Path  # Hugging Face folder of the model to continue from
     base_spec: str  # as the user named it, for the summary
-    work: Path  # holds replay/ (the buffer)
+    buffer: Path  # the replay buffer's folder
     data: Path  # exported generation data: <leaf>.jsonl files
     out: Path
     phases: tuple[str, ...] | None = None  # None: every phase of the mix
@@ -57,7 +57,7 @@ def _mix(job: RetrainJob) -> tuple[dict[str, dict[str, Any]], set[str]]:
         current = load_exported(job.data)
         if not current:
             raise TrainError(f"{job.data}: no training data; run `bot generate` first")
-        buffer = buffers.load(job.work / "replay")
+        buffer = buffers.load(job.buffer)
         if job.mix.distill_replay:  # self-data distillation: replay in the model's own words
             from trainer.data.distill import DistillConfig, replay_transform
             from trainer.models import load_model
@@ -121,8 +121,8 @@ def retrain(
 ) -> RetrainResult:
     if not job.resume and ((job.out / SUMMARY).exists() or (job.out / "mix").exists()):
         raise TrainError(
-            f"{job.out} already holds a training run; pass --resume to continue or reuse "
-            "it, or choose another --out"
+            f"{job.out} already holds a training run; resume it (resume=True: continue "
+            "or reuse it) or choose another output folder"
         )
     barrier()  # every process has checked before the main one writes
     try:
@@ -143,9 +143,9 @@ def retrain(
     version = None
     if job.update_replay and new and main_process():
         current = load_exported(job.data)
-        buffer = buffers.load(job.work / "replay")
+        buffer = buffers.load(job.buffer)
         updated = buffers.update(buffer, current, job.replay, trained=sorted(new & set(current)))
-        version = buffers.save(job.work / "replay", updated, job.replay).version
+        version = buffers.save(job.buffer, updated, job.replay).version
     final = Path(outcomes[-1].checkpoint) if outcomes else job.base
     summary = json.loads((job.out / SUMMARY).read_text())
     summary.update(base=job.base_spec, mix=mixed, replay_version=version, new_leaves=sorted(new))

@@ -32,8 +32,8 @@ def resume_point(out: Path, phase: str, plan: Plan, resume: bool) -> ckpt.Checkp
     last = done[-1]
     if not resume:
         raise TrainError(
-            f"{out} already holds checkpoints of phase {phase}; pass --resume to continue "
-            "it, or choose another --out"
+            f"{out} already holds checkpoints of phase {phase}; resume it "
+            "(resume=True) or choose another output folder"
         )
     if last.meta.plan != plan.digest or not last.resumable:
         raise TrainError(

@@ -126,7 +126,7 @@ def test_disable_summary_and_usage_errors(write_leaf: LeafWriter, tmp_path: Path
     assert "compositional_skills" in proc.stdout and "v3" in proc.stdout
     for args in (
         ["--disable", "nope"],
-        ["--base", "main"],
+        ["--base-ref", "main"],
         ["missing/dir"],
         ["--require-version", "9"],
         ["--format", "xml"],
@@ -162,7 +162,7 @@ def test_changed_checks_against_unchanged_leaves(tmp_path: Path) -> None:
     repo.write("taxonomy/compositional_skills/l5/qna.yaml", dump(changed))
     (repo.path / "taxonomy/compositional_skills/l6/qna.yaml").unlink()
     for attempt in range(2):  # the second run reads the cached index
-        code, out = run_json("validate", "--changed", "--base", "main", cwd=repo.path)
+        code, out = run_json("validate", "--changed", "--base-ref", "main", cwd=repo.path)
         assert code == 0, attempt
         [f] = out["files"]
         assert f["path"] == "taxonomy/compositional_skills/l5/qna.yaml"
@@ -182,7 +182,7 @@ def test_changed_checks_against_unchanged_leaves(tmp_path: Path) -> None:
     )
     tree = repo.repo.index.write_tree()
     repo.repo.create_commit("HEAD", SIG, SIG, "late", tree, [repo.repo.head.target])
-    code, out = run_json("validate", "--changed", "--base", "main", cwd=repo.path)
+    code, out = run_json("validate", "--changed", "--base-ref", "main", cwd=repo.path)
     messages = sorted(w["message"][:40] for f in out["files"] for w in f["warnings"])
     assert any(
         "in taxonomy/compositional_skills/late" in w["message"]

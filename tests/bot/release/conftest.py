@@ -12,7 +12,7 @@ from bot.cli import main
 from tests.conftest import dump, skill_doc
 from tests.gitrepo import Repo
 from tests.tiny import build_tiny_model
-from tests.trainer.bench.conftest import PAIRS, antonyms_doc
+from tests.trainer.evaluation.conftest import PAIRS, antonyms_doc
 
 ANTONYMS = "compositional_skills/linguistics/antonyms"
 SYNONYMS = "compositional_skills/linguistics/synonyms"

@@ -10,12 +10,12 @@ import pygit2
 import pytest
 import yaml
 
+from bot.taxonomy.leaves import read_leaf
 from tests.bot.release.conftest import ANTONYMS, PAIRS, SYNONYMS, Release, leaf
 from tests.conftest import dump, skill_doc
 from tests.gitrepo import Repo
-from tests.trainer.bench.conftest import antonyms_doc
+from tests.trainer.evaluation.conftest import antonyms_doc
 from trainer.models.hf import dir_weights_id
-from trainer.sdg.leafdata import read_leaf
 
 WRITING = "compositional_skills/writing/haiku"
 
@@ -47,7 +47,10 @@ def test_first_and_second_release(repo: Repo, release: Release) -> None:
     first = manifest_at(repo, "v0.1.0", "0.1.0")
     for path in (ANTONYMS, SYNONYMS):
         qna = repo.path / "taxonomy" / path / "qna.yaml"
-        assert first["leaves"][path] == read_leaf(qna, repo.path).content_hash
+        assert (
+            first["leaves"][path]
+            == read_leaf(qna, repo.path, repo.path / ".bot/cache").content_hash
+        )
     assert first["changes"] == {"added": [ANTONYMS, SYNONYMS], "changed": [], "removed": []}
     assert first["previous"] is None and first["version"] == "0.1.0" and first["format"] == 1
     assert first["model"]["mode"] == "full"
@@ -81,7 +84,9 @@ def test_first_and_second_release(repo: Repo, release: Release) -> None:
     repo.commit("edit the taxonomy")
     code, out, _ = release("--dry-run")
     assert code == 0 and "## Release v0.2.0 (dry run" in out and "since v0.1.0" in out
-    new_hash = read_leaf(repo.path / "taxonomy" / ANTONYMS / "qna.yaml", repo.path).content_hash
+    new_hash = read_leaf(
+        repo.path / "taxonomy" / ANTONYMS / "qna.yaml", repo.path, repo.path / ".bot/cache"
+    ).content_hash
     assert f"- **changed** `{ANTONYMS}` (`{new_hash[:12]}`)" in out
     assert f"- **added** `{WRITING}`" in out and f"- **removed** `{SYNONYMS}`" in out
     assert f"model `{first['model']['digest']}`" in out
@@ -103,8 +108,8 @@ def test_regression_refuses_then_force_resumes_after_a_failure(
     repo: Repo, release: Release, tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bot.release import gitops
-    from bot.release import run as stages
     from bot.release.state import ReleaseError
+    from bot.stages import release as stages
     from tests.bot.release.conftest import bot_yaml
 
     # a learning rate that wrecks the model: its held-out NLL regresses past the 0.05 limit
@@ -121,8 +126,8 @@ def test_regression_refuses_then_force_resumes_after_a_failure(
     def again(*_: object) -> None:
         raise AssertionError("a finished stage ran again")
 
-    monkeypatch.setattr(stages, "retrain", again)
-    monkeypatch.setattr(stages, "benchmark", again)
+    monkeypatch.setattr(stages, "_retrain", again)
+    monkeypatch.setattr(stages, "_benchmark", again)
     real_commit = gitops.commit_files
 
     def broken(*_: object) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.trainer.models.conftest import CONVERSATIONS, build_tiny_model
+from tests.tiny import build_tiny_model
+from tests.trainer.models.conftest import CONVERSATIONS
 from trainer.models import ChatModel, GenerationParams, ModelError, load_model, model_fingerprint
 from trainer.models.hf import HFChatModel
 

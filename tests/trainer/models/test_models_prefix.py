@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trainer.bench.run import LL_CHUNK, ll_chunks
+from trainer.evaluation.run import LL_CHUNK, ll_chunks
 from trainer.models import load_model
 from trainer.models.base import TokenLogprob, TokenScoreRequest
 from trainer.models.hf import HFChatModel
@@ -160,7 +160,7 @@ def test_benchmark_chunks_keep_a_prompts_options_together() -> None:
 
 @pytest.mark.slow
 def test_embedded_model_on_real_multiple_choice_items() -> None:
-    from trainer.bench.suites import general_items
+    from trainer.evaluation.suites import general_items
 
     model = load_model("embedded", device="cpu")
     assert isinstance(model, HFChatModel) and model.share_prefixes

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from trainer.models import (
     SpecError,
     VLLMSpec,
     parse_spec,
-    spec_arg,
 )
 
 
@@ -58,14 +56,6 @@ def test_accepted(text: str, spec: object) -> None:
 def test_rejected(text: str, message: str) -> None:
     with pytest.raises(SpecError, match=message):
         parse_spec(text)
-
-
-def test_argparse_type_shows_the_message() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--teacher", type=spec_arg)
-    assert p.parse_args(["--teacher", "embedded"]).teacher == EmbeddedSpec()
-    with pytest.raises(argparse.ArgumentTypeError, match="unknown model backend"):
-        spec_arg("nope:x")
 
 
 names = st.text(

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from trainer.leaves import Document, LeafData, SeedExample
 from trainer.models import GREEDY, ChatModel, Conversation, Generation, GenerationParams, load_model
 from trainer.sdg import prompts
-from trainer.sdg.leafdata import Document, LeafData, SeedExample
 
 CHATML = (
     "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + "
@@ -151,7 +151,7 @@ def build_teacher(out: Path, *, steps: int = 100, seed: int = 0) -> Path:
     import torch
     from transformers import LlamaForCausalLM
 
-    from tests.trainer.models.conftest import bpe_tokenizer, tiny_llama_config
+    from trainer.models.tiny import bpe_tokenizer, tiny_llama_config
 
     rng = random.Random(seed)
     names = sorted(p.stem for p in prompts.PROMPT_DIR.glob("*.txt"))
@@ -215,14 +215,6 @@ class Recording:
     ) -> list[Generation]:
         self.sent += conversations
         return self.model.generate(conversations, params, seeds=seeds)
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Fingerprint memos go to a temporary cache, never the user's."""
-    monkeypatch.setenv("BOT_CACHE", str(tmp_path_factory.getbasetemp() / "bot-cache"))
 
 
 @pytest.fixture(scope="session")

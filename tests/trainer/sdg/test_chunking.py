@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
+from trainer.leaves import Document
 from trainer.models import ChatModel, Tokenizer
 from trainer.sdg.chunking import chunk_documents, chunk_text, sentences, truncate_tokens
-from trainer.sdg.leafdata import Document
 
 _TEXT = "The harbor town keeps its lanterns lit through the winter while boats wait"
 WORDS = _TEXT.split()

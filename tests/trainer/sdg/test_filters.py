@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.trainer.sdg.conftest import freeform_leaf, grounded_leaf, knowledge_leaf
+from trainer.leaves import SeedExample
 from trainer.sdg.filters import LeafDeduper, NearIndex, near
-from trainer.sdg.leafdata import SeedExample
 
 
 def test_held_out_questions_are_never_reproduced() -> None:

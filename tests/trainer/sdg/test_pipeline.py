@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from tests.trainer.sdg.conftest import Recording, freeform_leaf, grounded_leaf, knowledge_leaf
+from trainer.leaves import Document
 from trainer.models import ChatModel
 from trainer.sdg.config import MaxTokens, Thresholds
 from trainer.sdg.filters import NearIndex
-from trainer.sdg.leafdata import Document
 from trainer.sdg.pipeline import (
     PIPELINE_VERSION,
     PipelineConfig,

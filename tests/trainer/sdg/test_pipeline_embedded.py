@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.taxonomy.leaves import read_leaf
 from tests.trainer.sdg.conftest import Recording
 from trainer.models import ChatModel, load_model
 from trainer.sdg.config import MaxTokens, PipelineConfig
-from trainer.sdg.leafdata import read_leaf
 from trainer.sdg.pipeline import PIPELINE_VERSION, run_pipeline, user_message
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,7 +47,7 @@ def embedded() -> Iterator[ChatModel]:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", LEAVES)
 def test_embedded_teacher_end_to_end(embedded: ChatModel, path: str) -> None:
-    leaf = read_leaf(ROOT / "taxonomy" / path / "qna.yaml", ROOT)
+    leaf = read_leaf(ROOT / "taxonomy" / path / "qna.yaml", ROOT, ROOT / ".bot" / "cache")
     recording = Recording(embedded)
     started = time.monotonic()
     result = run_pipeline(leaf, recording, CONFIG)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ def train(cwd: Path, base: Path, launcher: list[str]) -> dict[str, object]:
     (cwd / ".git").mkdir(parents=True)
     export(cwd / ".bot", LEAVES, rows=9)
     done = subprocess.run(
-        [*launcher, "-m", "bot", "train", "--base", str(base), "--format", "json"],
+        [*launcher, "-m", "bot", "train", "--base-model", str(base), "--format", "json"],
         cwd=cwd,
         capture_output=True,
         text=True,

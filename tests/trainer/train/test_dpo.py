@@ -42,12 +42,6 @@ FAST = TrainConfig(batch_size=4, max_tokens=128, lr=1e-3, warmup_steps=1, epochs
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Model fingerprints are memoised in a temporary cache, never the user's."""
-    monkeypatch.setenv("BOT_CACHE", str(tmp_path / "bot-cache"))
-
-
 @pytest.fixture(scope="module")
 def tiny_chat(tiny_base: Path) -> Any:
     with load_model(f"hf:{tiny_base}", device="cpu") as model:
@@ -227,7 +221,7 @@ def test_a_killed_dpo_phase_resumes_to_the_same_weights(tiny_base: Path, tmp_pat
     with pytest.raises(KeyboardInterrupt):
         train_dpo(job, kill)
     assert [c.meta.step for c in checkpoints(job.out)] == [2]
-    with pytest.raises(TrainError, match="--resume"):
+    with pytest.raises(TrainError, match="resume=True"):
         train_dpo(job)
     resumed = train_dpo(DPOJob("dpo", tiny_base, data, job.out, cfg, resume=True))
     assert resumed.final_loss == pytest.approx(whole.final_loss, abs=1e-5)

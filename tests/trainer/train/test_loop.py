@@ -107,7 +107,7 @@ def test_resume_refuses_changed_data_and_a_rerun_without_resume(
 ) -> None:
     data = write_rows(tmp_path / "data.jsonl", 8)
     run(job(tiny_base, tmp_path, data=data))
-    with pytest.raises(TrainError, match="--resume"):
+    with pytest.raises(TrainError, match="resume=True"):
         run(job(tiny_base, tmp_path, data=data))
     write_rows(data, 9)
     with pytest.raises(TrainError, match="changed"):

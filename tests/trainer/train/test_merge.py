@@ -149,7 +149,7 @@ def test_the_merge_loads_and_generates(tiny_base: Path, tmp_path: Path) -> None:
 def test_tied_embeddings_stay_tied(tiny_base: Path, tmp_path: Path) -> None:
     from transformers import AutoTokenizer, LlamaForCausalLM
 
-    from tests.trainer.models.conftest import tiny_llama_config
+    from trainer.models.tiny import tiny_llama_config
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     paths = []

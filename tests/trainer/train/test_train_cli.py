@@ -33,7 +33,7 @@ def test_two_phases_then_the_buffer_holds_every_trained_leaf(
     (tmp_path / ".git").mkdir()
     work = tmp_path / ".bot"
     export(work, LEAVES)
-    done = run_bot("train", "--base", str(tiny_base), "--format", "json", cwd=tmp_path)
+    done = run_bot("train", "--base-model", str(tiny_base), "--format", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert [p["name"] for p in summary["phases"]] == ["knowledge", "skills"]
@@ -46,20 +46,19 @@ def test_two_phases_then_the_buffer_holds_every_trained_leaf(
     assert summary["mix"]["skills"]["replay_rows"] > 0  # knowledge data replayed
     assert sorted(summary["new_leaves"]) == sorted(LEAVES)
     assert summary["replay_version"]
-    assert json.loads((work / "train" / "train_summary.json").read_text()) == summary
+    run = Path(json.loads((work / "run" / "state.json").read_text())["run"])
+    assert json.loads((run / "train_summary.json").read_text()) == summary
 
-    # A second run over the same output refuses without --resume, and reuses with it.
-    again = run_bot("train", "--base", str(tiny_base), cwd=tmp_path)
-    assert again.returncode == 1 and "--resume" in again.stderr
-    resumed = run_bot("train", "--base", str(tiny_base), "--resume", cwd=tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "reused" in resumed.stderr
+    # A second run with data, settings and base unchanged reuses the recorded run.
+    again = run_bot("train", "--base-model", str(tiny_base), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "unchanged since run" in again.stdout
 
     # A rewritten leaf is new again; the unchanged ones replay from the buffer.
     export(work, {"compositional_skills/writing/haiku": "c2"})
     nxt = run_bot(
         "train",
-        "--base",
+        "--base-model",
         str(tiny_base),
         "--out",
         str(tmp_path / "run2"),
@@ -76,13 +75,13 @@ def test_two_phases_then_the_buffer_holds_every_trained_leaf(
 
 def test_usage_errors_are_one_line(tmp_path: Path, tiny_base: Path) -> None:
     (tmp_path / ".git").mkdir()
-    empty = run_bot("train", "--base", str(tiny_base), cwd=tmp_path)
+    empty = run_bot("train", "--base-model", str(tiny_base), cwd=tmp_path)
     assert empty.returncode == 1 and "bot generate" in empty.stderr
     assert "Traceback" not in empty.stderr
-    bad = run_bot("train", "--base", str(tmp_path / "nope"), cwd=tmp_path)
+    bad = run_bot("train", "--base-model", str(tmp_path / "nope"), cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     export(tmp_path / ".bot", LEAVES)
-    phase = run_bot("train", "--base", str(tiny_base), "--phases", "dance", cwd=tmp_path)
+    phase = run_bot("train", "--base-model", str(tiny_base), "--phases", "dance", cwd=tmp_path)
     assert phase.returncode == 1 and "unknown phase" in phase.stderr
 
 
@@ -92,7 +91,7 @@ def test_disperse_then_merge_and_a_dpo_phase(tiny_base: Path, tmp_path: Path) ->
     export(tmp_path / ".bot", LEAVES)
     done = run_bot(
         "train",
-        "--base",
+        "--base-model",
         str(tiny_base),
         "--disperse",
         "2",
@@ -113,7 +112,8 @@ def test_disperse_then_merge_and_a_dpo_phase(tiny_base: Path, tmp_path: Path) ->
     # DPO starts from the merged skills model and ends the run.
     assert dpo["name"] == "dpo" and dpo["steps"] >= 1
     assert summary["final"] == dpo["checkpoint"]
-    pairs = (tmp_path / ".bot" / "train" / "dpo" / "pairs.jsonl").read_text().splitlines()
+    run = Path(json.loads((tmp_path / ".bot" / "run" / "state.json").read_text())["run"])
+    pairs = (run / "dpo" / "pairs.jsonl").read_text().splitlines()
     assert 0 < len(pairs) <= 4
 
 
@@ -123,12 +123,12 @@ def test_distilled_replay_is_recorded_in_the_manifest(tmp_path: Path) -> None:
     base = build_tiny_model(tmp_path / "long", max_positions=2048)
     (tmp_path / ".git").mkdir()
     export(tmp_path / ".bot", LEAVES)
-    first = run_bot("train", "--base", str(base), cwd=tmp_path)
+    first = run_bot("train", "--base-model", str(base), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     export(tmp_path / ".bot", {"compositional_skills/writing/haiku": "c2"})
     out = tmp_path / "run2"
     second = run_bot(
-        "train", "--base", str(base), "--distill-replay", "--out", str(out), cwd=tmp_path
+        "train", "--base-model", str(base), "--distill-replay", "--out", str(out), cwd=tmp_path
     )
     assert second.returncode == 0, second.stderr
     manifest = json.loads((out / "mix" / "skills" / "manifest.json").read_text())
@@ -144,7 +144,7 @@ def test_checkpoint_choice_falls_back_to_the_last_and_says_why(
         "train:\n  save_every: 1\n  batch_size: 2\n  packing: false\n"
     )
     export(tmp_path / ".bot", {"knowledge/science/water": "k1"})
-    done = run_bot("train", "--base", str(tiny_base), "--format", "json", cwd=tmp_path)
+    done = run_bot("train", "--base-model", str(tiny_base), "--format", "json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     (phase,) = json.loads(done.stdout)["phases"]
     assert phase["steps"] == 3

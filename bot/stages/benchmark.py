@@ -1,0 +1,161 @@
+"""Benchmark: a base and a candidate model on the same items, per leaf, with intervals
+(trainer/evaluation/). Writes report.json, report.md and deltas.png.
+
+    result = benchmark(ws, BenchmarkRequest(model="hf:out/ckpt", changed=True), progress)
+    result.doc["summary"]["exit_code"], result.out
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.stages.errors import UsageError
+from bot.stages.progress import Progress
+from bot.stages.select import select
+from bot.workspace import Workspace
+
+if TYPE_CHECKING:
+    from trainer.evaluation.benchmark import BenchConfig
+
+METRICS = ("nll", "mc_acc", "doc_mc_acc", "rouge_l", "judge")
+
+
+@dataclass(frozen=True)
+class BenchmarkRequest:
+    model: str  # the candidate model spec
+    base_model: str = "embedded"  # what it is compared with
+    paths: tuple[Path, ...] = ()  # the branch suite's leaves (files or folders); empty: all
+    changed: bool = False  # the branch suite: leaves changed vs base_ref
+    base_ref: str | None = None
+    judge: str | None = None  # a judge model adds the judge suite
+    out: Path | None = None  # the reports' folder (default <work>/benchmark/latest)
+    seed: int = 0  # bootstrap seed
+    resamples: int = 1000
+    min_items: int = 3  # items a group needs for an interval
+    max_new_tokens: int = 48  # greedy answers
+    short_new_tokens: int = 16
+    judge_max_new_tokens: int = 64
+    doc_mc_per_leaf: int = 8
+    max_regression: dict[str, float] = field(default_factory=dict)  # metric -> limit
+    regression: bool = True  # the untouched leaves' sample
+    general: bool = True  # the general set
+    use_cache: bool = True
+    device: str | None = None  # cpu | cuda | cuda:N (default: GPU if any)
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    doc: dict[str, Any]  # report.json's document
+    out: Path  # the folder holding report.json, report.md, deltas.png
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 3 when a suite regressed past its limit."""
+        return int(self.doc["summary"]["exit_code"])
+
+
+def parse_limits(pairs: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """METRIC=X strings (--max-regression, bot.yaml release.max_regression) as limits."""
+    limits: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in METRICS:
+            raise UsageError(
+                f"--max-regression {pair!r}: expected METRIC=X, METRIC one of {', '.join(METRICS)}"
+            )
+        try:
+            limits[name] = float(value)
+        except ValueError:
+            raise UsageError(f"--max-regression {pair!r}: {value!r} is not a number") from None
+    return limits
+
+
+def _config(req: BenchmarkRequest) -> BenchConfig:
+    from trainer.evaluation.benchmark import BenchConfig
+    from trainer.evaluation.compare import DEFAULT_MAX_REGRESSION, StatSettings
+    from trainer.evaluation.judge import JudgeSettings
+    from trainer.evaluation.run import ScoreSettings
+    from trainer.models import parse_spec
+
+    for name in ("resamples", "min_items", "max_new_tokens", "short_new_tokens"):
+        if getattr(req, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
+    if req.doc_mc_per_leaf < 0 or req.judge_max_new_tokens < 1:
+        raise UsageError("--doc-mc-per-leaf must be >= 0, --judge-max-new-tokens >= 1")
+    for name, limit in req.max_regression.items():
+        if name not in METRICS:
+            raise UsageError(f"--max-regression {name}: METRIC is one of {', '.join(METRICS)}")
+        if math.isnan(limit) or limit < 0:
+            raise UsageError(f"--max-regression {name}={limit}: must be >= 0")
+    for spec in (req.base_model, req.model, *([req.judge] if req.judge else [])):
+        try:
+            parse_spec(spec)
+        except ValueError as exc:  # SpecError names the accepted forms
+            raise UsageError(str(exc)) from None
+    limits = {**DEFAULT_MAX_REGRESSION, **req.max_regression}
+    return BenchConfig(
+        base=req.base_model,
+        candidate=req.model,
+        score=ScoreSettings(req.max_new_tokens, req.short_new_tokens),
+        stats=StatSettings(req.seed, req.resamples, req.min_items, limits),
+        doc_mc_per_leaf=req.doc_mc_per_leaf,
+        regression=req.regression,
+        general=req.general,
+        judge=req.judge,
+        judge_settings=JudgeSettings(req.judge_max_new_tokens),
+        device=req.device,
+        use_cache=req.use_cache,
+    )
+
+
+def _branch(ws: Workspace, req: BenchmarkRequest) -> tuple[list[Path], dict[str, Any]]:
+    """The branch suite's leaf files and how they were chosen (for the report)."""
+    chosen = select(ws, req.paths, req.changed, req.base_ref)
+    if not chosen.files:
+        if chosen.mode == "changed":
+            raise UsageError(f"no changed leaves vs {chosen.base_ref}")
+        where = ", ".join(ws.relative(p) for p in req.paths) if req.paths else ws.taxonomy
+        raise UsageError(f"no leaves (qna.yaml) under {where}")
+    selection: dict[str, Any] = {"mode": chosen.mode}
+    if chosen.base_ref:
+        selection["base_ref"] = chosen.base_ref
+    selection["leaves"] = [ws.relative(p) for p in chosen.files]
+    return chosen.files, selection
+
+
+def benchmark(
+    ws: Workspace, req: BenchmarkRequest, progress: Progress | None = None
+) -> BenchmarkResult:
+    """Score, compare and write the reports. Raises UsageError for a request that cannot be
+    run (bad settings or models, no leaves, no items)."""
+    progress = progress or Progress()
+    config = _config(req)
+    files, selection = _branch(ws, req)
+    from bot.taxonomy.leaves import Leaves
+    from trainer.evaluation.benchmark import run_benchmark
+    from trainer.evaluation.reports import write_reports
+    from trainer.models import ModelError
+
+    leaves = Leaves(ws.leaf_files(), ws.root, ws.layout.cache)
+    selected = [leaves.add(f) for f in files]
+    progress.begin("benchmark")
+    try:
+        result = run_benchmark(
+            config,
+            selected,
+            leaves,
+            scores=ws.layout.scores,
+            selection=selection,
+            progress=progress.scoring,
+        )
+    except (ModelError, ValueError) as exc:
+        raise UsageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    finally:
+        progress.end("benchmark")
+    if not result.plan.items:
+        raise UsageError("no items to benchmark (see the skipped leaves: bot validate)")
+    out = (req.out or ws.layout.benchmark).absolute()
+    return BenchmarkResult(write_reports(result, out), out)

@@ -1,0 +1,127 @@
+"""Generate: incremental LAB synthetic data for the selected leaves, exported as one
+training file per leaf.
+
+    result = generate(ws, GenerateRequest(changed=True), progress)
+    result.jobs[0].status, result.data
+
+A leaf whose content, teacher and settings are unchanged is read back from the store at no
+model cost (trainer/sdg/generate.py); the export always covers the whole taxonomy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.stages.errors import UsageError
+from bot.stages.progress import Progress
+from bot.stages.select import select
+from bot.workspace import Workspace
+
+if TYPE_CHECKING:
+    from trainer.sdg.generate import LeafInput, LeafJob
+    from trainer.sdg.pipeline import PipelineConfig
+    from trainer.sdg.store import Store
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    paths: tuple[Path, ...] = ()  # leaf files or folders; empty: every leaf
+    changed: bool = False  # only leaves changed vs base_ref
+    base_ref: str | None = None
+    teacher: str | None = None  # model spec (default: bot.yaml generate.teacher)
+    samples: int | None = None  # generated samples kept per leaf (default: bot.yaml)
+    seed: int | None = None
+    dry_run: bool = False  # plan only: what would be generated, and why
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    jobs: list[LeafJob] = field(default_factory=list)
+    data: Path = Path()  # the exported training files
+    dry_run: bool = False
+
+    @property
+    def model_calls(self) -> int:
+        return sum(j.model_calls for j in self.jobs)
+
+    @property
+    def tokens(self) -> int:
+        return sum(j.tokens for j in self.jobs)
+
+    @property
+    def failed(self) -> list[LeafJob]:
+        return [j for j in self.jobs if j.status == "failed"]
+
+
+def pipeline_config(ws: Workspace, req: GenerateRequest) -> PipelineConfig:
+    from trainer.sdg.pipeline import PipelineConfig
+
+    cfg = ws.config.generate
+    if req.samples is not None and req.samples < 0:
+        raise UsageError("--samples must be >= 0")
+    return PipelineConfig(
+        samples=cfg.samples if req.samples is None else req.samples,
+        seed=cfg.seed if req.seed is None else req.seed,
+        temperature=cfg.temperature,
+        max_rounds=cfg.max_rounds,
+        overgenerate=cfg.overgenerate,
+    )
+
+
+def _records(ws: Workspace, files: list[Path]) -> list[LeafInput]:
+    """Each leaf's record, or the validator's account of why it cannot be read."""
+    from bot.taxonomy.find import place
+    from bot.taxonomy.leaves import LeafError, read_leaf, taxonomy_path
+
+    out: list[LeafInput] = []
+    for f in files:
+        try:
+            out.append((taxonomy_path(place(f)), read_leaf(f, ws.root, ws.layout.cache)))
+        except LeafError as exc:
+            out.append((taxonomy_path(place(f)), str(exc)))
+    return out
+
+
+def generate(
+    ws: Workspace, req: GenerateRequest, progress: Progress | None = None
+) -> GenerateResult:
+    """Plan, then (unless dry_run) generate what is missing and export the training files.
+    Raises UsageError for a bad selection or an unusable teacher spec."""
+    progress = progress or Progress()
+    config = pipeline_config(ws, req)
+    files = select(ws, req.paths, req.changed, req.base_ref).files
+    from trainer.models.base import ModelError
+    from trainer.sdg import generate as gen
+    from trainer.sdg.store import Store
+    from trainer.sdg.teacher import Teacher
+
+    store = Store(ws.layout.store)
+    teacher = Teacher(req.teacher or ws.config.generate.teacher)
+    try:
+        jobs = gen.plan(_records(ws, files), store, teacher, config)
+    except (ModelError, ValueError) as exc:
+        raise UsageError(f"teacher {teacher.spec}: {exc}") from None
+    if req.dry_run:
+        return GenerateResult(jobs, ws.layout.data, dry_run=True)
+    progress.generation_planned(sum(j.status == "pending" for j in jobs))
+    try:
+        gen.run(jobs, store, teacher, config, progress.generation)
+    finally:
+        teacher.close()
+    _export(ws, store, jobs)
+    return GenerateResult(jobs, ws.layout.data)
+
+
+def _export(ws: Workspace, store: Store, jobs: list[LeafJob]) -> None:
+    """Every current leaf's rows to `<work>/data/` (cross-leaf duplicates removed)."""
+    from bot.taxonomy.find import place
+    from bot.taxonomy.leaves import taxonomy_path
+    from trainer.sdg.export import export
+
+    current = [taxonomy_path(place(p)) for p in ws.leaf_files()]
+    exported = export(store, current, ws.layout.data)
+    for job in jobs:
+        if job.leaf and job.leaf.path in exported:
+            job.output = str(exported[job.leaf.path].path)
