@@ -105,11 +105,13 @@ def generate(
         raise UsageError(f"teacher {teacher.spec}: {exc}") from None
     if req.dry_run:
         return GenerateResult(jobs, ws.layout.data, dry_run=True)
+    progress.begin("generate")
     progress.generation_planned(sum(j.status == "pending" for j in jobs))
     try:
         gen.run(jobs, store, teacher, config, progress.generation)
     finally:
         teacher.close()
+        progress.end("generate")
     _export(ws, store, jobs)
     return GenerateResult(jobs, ws.layout.data)
 

@@ -8,6 +8,7 @@ The report is data; bot/report/ renders it as text, JSON or GitHub annotations.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,11 +91,11 @@ def validate(ws: Workspace, req: ValidateRequest) -> Report:
             raise UsageError(str(exc)) from None
         scope = [p.absolute() for p in paths]
         keep = [f for f in changes.changed if any(f == s or s in f.parents for s in scope)]
-        leaves = [place(display(f, shown)) for f in keep]
+        leaves = [place(f) for f in keep]
         report.deleted = [str(display(f, shown)) for f in changes.deleted]
         report.notes.append(f"{len(leaves)} changed leaf file(s) vs {changes.base}")
     else:
-        leaves, missing = collect(paths, shown)
+        leaves, missing = collect(paths, shown, absolute=True)
         if missing:
             raise UsageError(f"no such file or folder: {', '.join(missing)}")
     opts = Options(
@@ -107,12 +108,22 @@ def validate(ws: Workspace, req: ValidateRequest) -> Report:
         shingles="duplicate-across-leaves" not in disabled and (len(leaves) > 1 or req.changed),
     )
     report.files = check_all(leaves, opts, req.jobs)
+    _relabel(report, shown)
     if opts.shingles:
         cross_leaf(report.files)
         if req.changed and report.files:
             _against_committed(report, ws, shown, opts)
     finish(report.files, disabled)
     return report
+
+
+def _relabel(report: Report, shown: Path) -> None:
+    """Files are read by their absolute paths and reported relative to `shown`, in the
+    results and in the messages that name a path."""
+    prefix = str(shown.absolute()) + os.sep
+    for r in report.files:
+        r.path = str(display(Path(r.path), shown))
+        r.problems = [p._replace(message=p.message.replace(prefix, "")) for p in r.problems]
 
 
 def _tokenizer(ws: Workspace) -> str | None:
@@ -134,7 +145,7 @@ def _against_committed(report: Report, ws: Workspace, shown: Path, opts: Options
     def show(rel: str) -> str:
         return str(display(ws.root / rel, shown))
 
-    found = compare_with_committed(report.files, ws.root, ws.taxonomy, ws.layout.cache, show)
+    found = compare_with_committed(report.files, ws.root, ws.taxonomy, ws.layout.cache, show, shown)
     for r in report.files:
         lines = {p.line for p in r.problems if p.rule == "duplicate-across-leaves"}
         r.problems += [p for p in found.get(r.path, []) if p.line not in lines]

@@ -78,8 +78,11 @@ def display(path: Path, cwd: Path) -> Path:
         return path
 
 
-def collect(paths: list[Path], cwd: Path) -> tuple[list[LeafFile], list[str]]:
-    """Leaf files for the given files/folders, plus messages for paths that don't exist."""
+def collect(
+    paths: list[Path], cwd: Path, absolute: bool = False
+) -> tuple[list[LeafFile], list[str]]:
+    """Leaf files for the given files/folders (relative to `cwd` where inside it, or all
+    absolute), plus messages for paths that don't exist."""
     missing: list[str] = []
     seen: set[str] = set()
     out: list[LeafFile] = []
@@ -96,8 +99,8 @@ def collect(paths: list[Path], cwd: Path) -> tuple[list[LeafFile], list[str]]:
             key = os.path.abspath(f)
             if key not in seen:
                 seen.add(key)
-                inside = key.startswith(here + os.sep)
-                out.append(place(key[len(here) + 1 :] if inside else f))
+                inside = key.startswith(here + os.sep) and not absolute
+                out.append(place(key[len(here) + 1 :] if inside else key if absolute else f))
     return out, missing
 
 

@@ -126,7 +126,7 @@ def check_documents(doc: Loaded, leaf: LeafFile, cache: Path | None) -> list[Pro
             return [
                 error(
                     "document-fetch",
-                    f"no markdown file beside {leaf.path} matches "
+                    f"no markdown file beside {leaf.path.name} matches "
                     f"{patterns}; add the documents (e.g. documents/topic.md)",
                     *where,
                 )

@@ -221,10 +221,16 @@ def _fingerprint_many(items: list[tuple[str, bytes]]) -> list[tuple[str, list[An
 
 
 def compare_with_committed(
-    focus: list[FileResult], root: Path, taxonomy: Path, cache_dir: Path, display: Any
+    focus: list[FileResult],
+    root: Path,
+    taxonomy: Path,
+    cache_dir: Path,
+    display: Any,
+    base: Path,
 ) -> dict[str, list[Any]]:
-    """duplicate-across-leaves warnings for the focus results against every other leaf
-    at HEAD. `display(relpath)` turns a repository-relative path into the shown path."""
+    """duplicate-across-leaves warnings for the focus results (their paths relative to
+    `base`) against every other leaf at HEAD. `display(relpath)` turns a repository-relative
+    path into the shown path."""
     import pygit2
 
     from bot.validation.rules.duplicates import warnings_for
@@ -254,7 +260,7 @@ def compare_with_committed(
         index = _build(_fingerprint_many(items), str(head_tree.id))
         _write(cache, index)
         stale = set()
-    focus_rel = {str(Path(r.path).absolute().resolve().relative_to(root.resolve())) for r in focus}
+    focus_rel = {str((base / r.path).resolve().relative_to(root.resolve())) for r in focus}
     fresh = [(rel, _blob(repo, head_tree, rel)) for rel in sorted(stale - focus_rel)]
     delta = _fingerprint_many([(rel, raw) for rel, raw in fresh if raw])
     excluded = stale | focus_rel
