@@ -41,6 +41,23 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
+class EvaluateConfig:
+    """The benchmark's items and statistics (docs/benchmark.md)."""
+
+    noise_band: str | None = None  # A/A noise bands file (benchmarks/noise_floor.py), from root
+    facts: int = 24  # closed-book document facts per knowledge leaf
+    memorization: int = 8  # document sentences per knowledge leaf (memorization, descriptive)
+    alpha: float = 0.05  # significance level, Holm-corrected across the leaves of a suite
+    max_regression: float = 0.05  # a suite's NLL may worsen by this much before a run fails
+
+    def __post_init__(self) -> None:
+        if self.facts < 0 or self.memorization < 0:
+            raise ValueError("evaluate.facts and evaluate.memorization must be >= 0")
+        if not 0 < self.alpha < 1:
+            raise ValueError("evaluate.alpha must be between 0 and 1")
+
+
+@dataclass(frozen=True)
 class GithubConfig:
     """The GitHub bot. Always read from the base branch (through the API), never a PR's head."""
 
@@ -76,6 +93,7 @@ class ReleaseConfig:
 class Config:
     validate: ValidateConfig = field(default_factory=ValidateConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     github: GithubConfig = field(default_factory=GithubConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     mix: MixConfig = field(default_factory=MixConfig)

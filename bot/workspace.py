@@ -43,6 +43,11 @@ class Layout:
         return self.work / "data"
 
     @property
+    def validation(self) -> Path:
+        """Generated rows held out of training for the checkpoint chooser, one JSONL per leaf."""
+        return self.work / "validation"
+
+    @property
     def runs(self) -> Path:
         """Training runs, one folder per retrain key."""
         return self.work / "runs"

@@ -33,26 +33,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--base-model", metavar="SPEC", default="embedded", help="compared with (embedded)"
     )
-    p.add_argument("--judge", metavar="SPEC", help="judge model: adds the judge suite")
+    p.add_argument(
+        "--previous-model",
+        metavar="SPEC",
+        help="the model the candidate replaces: the verdicts' reference (default: the base)",
+    )
+    p.add_argument("--judge", metavar="SPEC", help="judge model: adds a descriptive judge suite")
     p.add_argument("--out", type=Path, metavar="DIR", help="reports (<work>/benchmark/latest)")
     add_work(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    p.add_argument("--resamples", type=int, default=1000, metavar="N")
-    p.add_argument("--min-items", type=int, default=3, metavar="N", help="items for an interval")
+    p.add_argument("--resamples", type=int, default=10_000, metavar="N")
     p.add_argument("--max-new-tokens", type=int, default=48, metavar="N", help="greedy answers")
     p.add_argument("--short-new-tokens", type=int, default=16, metavar="N")
     p.add_argument("--judge-max-new-tokens", type=int, default=64, metavar="N")
-    p.add_argument("--doc-mc-per-leaf", type=int, default=8, metavar="N")
     p.add_argument(
         "--max-regression",
         action="append",
         default=[],
-        metavar="METRIC=X",
-        help="largest tolerated significant worsening of a suite mean "
-        "(defaults nll=0.05 mc_acc=0.05 doc_mc_acc=0.05 rouge_l=0.05 judge=0.5; inf: never fail)",
+        metavar="nll=X",
+        help="largest tolerated significant worsening of a suite's NLL beyond the noise band "
+        "(default bot.yaml evaluate.max_regression, 0.05; inf: never fail)",
     )
-    p.add_argument("--no-regression", action="store_true", help="skip the untouched-leaf sample")
+    p.add_argument("--no-regression", action="store_true", help="skip the earlier leaves")
     p.add_argument("--no-general", action="store_true", help="skip the general set")
     p.add_argument("--no-cache", action="store_true", help="score everything afresh")
     p.add_argument("--device", help="cpu | cuda | cuda:N (default: GPU if any)")
@@ -64,6 +67,7 @@ def request(args: argparse.Namespace) -> BenchmarkRequest:
     return BenchmarkRequest(
         model=args.model,
         base_model=args.base_model,
+        previous_model=args.previous_model,
         paths=tuple(Path.cwd() / p for p in args.paths),
         changed=args.changed,
         base_ref=args.base_ref,
@@ -71,11 +75,9 @@ def request(args: argparse.Namespace) -> BenchmarkRequest:
         out=args.out.absolute() if args.out else None,
         seed=args.seed,
         resamples=args.resamples,
-        min_items=args.min_items,
         max_new_tokens=args.max_new_tokens,
         short_new_tokens=args.short_new_tokens,
         judge_max_new_tokens=args.judge_max_new_tokens,
-        doc_mc_per_leaf=args.doc_mc_per_leaf,
         max_regression=parse_limits(args.max_regression),
         regression=not args.no_regression,
         general=not args.no_general,
@@ -109,39 +111,14 @@ def run(args: argparse.Namespace) -> int:
 def _print_text(doc: dict[str, Any], files: list[Path]) -> None:
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
+    from bot.report.run import deltas_table
     from trainer.evaluation.report_md import summary_line
 
     console = Console(highlight=False)
-    colour = {"regressed": "red", "improved": "green", "no significant change": "dim"}
-    table = Table(title=f"{doc['base']['spec']} -> {doc['candidate']['spec']}")
-    for col in ("suite / leaf", "metric", "n", "base -> candidate", "delta [95% CI]", "verdict"):
-        table.add_column(col)
-    rows = [(f"{s['name']} suite", d) for s in doc["suites"] for d in s["metrics"]]
-    rows += [
-        (f"{g['path']}" + (" (judge)" if g["suite"] == "judge" else ""), d)
-        for g in doc["leaves"]
-        for d in g["metrics"]
-    ]
-    for label, d in rows:
-        ci = f"[{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" if d["ci"] else "(no CI)"
-        table.add_row(
-            escape(label),
-            d["metric"],
-            str(d["n"]),
-            f"{d['base']:.3f} -> {d['candidate']:.3f}",
-            f"{d['delta']:+.3f} {ci}",
-            f"[{colour[d['verdict']]}]{d['verdict']}[/]",
-        )
-    console.print(table)
-    text = summary_line(doc).replace("**", "")
-    console.print(escape(text), soft_wrap=True)
+    console.print(deltas_table(doc))
+    console.print(escape(summary_line(doc).replace("**", "")), soft_wrap=True)
     for s in doc["skipped"]:
-        console.print(
-            escape(
-                f"not built: {s['suite']} {s['group']}: {s['what']} x{s['count']}: {s['reason']}"
-            ),
-            soft_wrap=True,
-        )
+        line = f"not built: {s['suite']} {s['group']}: {s['what']} x{s['count']}: {s['reason']}"
+        console.print(escape(line), soft_wrap=True)
     console.print("reports: " + ", ".join(str(f) for f in files), soft_wrap=True)

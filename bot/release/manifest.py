@@ -13,18 +13,21 @@ from bot.release.collect import Collected
 FORMAT = 1
 
 
+def _deltas(group: dict[str, Any]) -> dict[str, float | None]:
+    """A group's deltas: the primary metric's, the placebo difference's, the descriptive ones."""
+    tests = [t for key in ("primary", "placebo") if (t := group.get(key))]
+    return {t["metric"]: _round(t["delta"]) for t in [*tests, *group.get("descriptive", [])]}
+
+
 def benchmark_summary(doc: dict[str, Any]) -> dict[str, Any]:
     """The part of report.json a release keeps: suite verdicts and deltas, the failures."""
+    reference = doc.get("previous") or doc["base"]
     return {
-        "baseline": doc["base"]["spec"],
+        "baseline": reference["spec"],
         "failed": bool(doc["summary"]["failed"]),
         "items": doc["summary"]["items"],
         "suites": {
-            s["name"]: {
-                "verdict": s["verdict"],
-                "deltas": {m["metric"]: _round(m["delta"]) for m in s["metrics"]},
-            }
-            for s in doc["suites"]
+            s["suite"]: {"verdict": s["verdict"], "deltas": _deltas(s)} for s in doc["suites"]
         },
         "failures": [
             {
@@ -41,10 +44,7 @@ def benchmark_summary(doc: dict[str, Any]) -> dict[str, Any]:
 def leaf_deltas(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per-leaf (branch suite) verdict and metric deltas, keyed by taxonomy path."""
     return {
-        g["path"]: {
-            "verdict": g["verdict"],
-            "deltas": {m["metric"]: _round(m["delta"]) for m in g["metrics"]},
-        }
+        g["path"]: {"verdict": g["verdict"], "deltas": _deltas(g)}
         for g in doc["leaves"]
         if g["suite"] == "branch"
     }

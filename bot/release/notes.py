@@ -36,7 +36,8 @@ def suites_table(bench: dict[str, Any]) -> list[str]:
     rows = ["| suite | verdict | deltas (candidate - baseline) |", "|---|---|---|"]
     for name, suite in bench["suites"].items():
         parts = ", ".join(f"{m} {_fmt(d)}" for m, d in sorted(suite["deltas"].items()))
-        rows.append(f"| {name} | {ARROW.get(suite['verdict'], '')} {suite['verdict']} | {parts} |")
+        verdict = suite["verdict"] or "descriptive"
+        rows.append(f"| {name} | {ARROW.get(verdict, '')} {verdict} | {parts} |")
     return rows
 
 

@@ -28,31 +28,53 @@ def stages_table(stages: list[Any]) -> Table:
     return table
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+VERDICT = {
+    "regressed": "[red]regressed[/]",
+    "improved": "[green]improved[/]",
+    "no significant change": "no significant change",
+    "too few items": "[dim]too few items[/]",
+}
 
 
 def deltas_table(report: dict[str, Any]) -> Table:
-    """Per-leaf deltas of the branch suite, regressions first, then the suites' means."""
-    table = Table(title="benchmark: base -> candidate", title_justify="left")
-    for col in ("leaf", "metric", "base", "candidate", "delta [95% CI]", "verdict"):
-        table.add_column(col, justify="right" if col in ("base", "candidate") else "left")
-    order = {"regressed": 0, "improved": 1}
-    rows = [g for g in report["leaves"] if g["suite"] == "branch"]
-    rows.sort(key=lambda g: (order.get(g["verdict"], 2), g["path"]))
-    suites = [{"path": f"[b]{s['name']} suite[/]", **s} for s in report["suites"]]
-    for group in [*rows, *suites]:
-        for m in group["metrics"]:
-            ci = f" [{m['ci'][0]:+.3f}, {m['ci'][1]:+.3f}]" if m.get("ci") else ""
-            delta = "-" if m["delta"] is None else f"{m['delta']:+.3f}{ci}"
-            table.add_row(
-                group["path"],
-                m["metric"],
-                _fmt(m["base"]),
-                _fmt(m["candidate"]),
-                delta,
-                m["verdict"],
-            )
+    """The primary metric per leaf (this change's leaves, then earlier leaves that moved),
+    then the suites: reference -> candidate, delta and interval, noise band, verdict."""
+    ref = report.get("previous") or report["base"]
+    table = Table(title=f"benchmark (NLL per token) vs {ref['spec']}", title_justify="left")
+    table.add_column("leaf", overflow="fold", ratio=3)
+    table.add_column("n", justify="right")
+    table.add_column("ref → cand", justify="right")
+    table.add_column("Δ [95% CI]", overflow="fold", ratio=2)
+    table.add_column("noise")
+    table.add_column("verdict", overflow="fold", ratio=1)
+    order = {"regressed": 0, "improved": 1, "no significant change": 2, "too few items": 3}
+    branch = [g for g in report["leaves"] if g["suite"] == "branch" and g.get("primary")]
+    earlier = [
+        g for g in report["leaves"]
+        if g["suite"] == "regression" and g.get("verdict") in ("regressed", "improved")
+    ]  # fmt: skip
+    branch.sort(key=lambda g: (order[g["verdict"]], g["path"]))
+    suites = [
+        {**s, "path": f"[b]{s['suite']} suite[/]"} for s in report["suites"] if s.get("primary")
+    ]
+    for group in [*branch, *earlier, *suites]:
+        d = group["primary"]
+        ci = f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" if d.get("ci") else ""
+        band = d.get("noise_band")
+        table.add_row(
+            group["path"] + (" (earlier)" if group["suite"] == "regression" else ""),
+            str(sum(group["items"].values())),
+            f"{_fmt(d['reference'])} → {_fmt(d['candidate'])}",
+            f"{_fmt(d['delta'], True)}{ci}",
+            f"±{max(abs(band[0]), abs(band[1])):.3f}" if band else "-",
+            VERDICT.get(d["verdict"], d["verdict"]),
+        )
     return table
 
 

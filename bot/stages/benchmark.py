@@ -20,26 +20,26 @@ from bot.workspace import Workspace
 if TYPE_CHECKING:
     from trainer.evaluation.benchmark import BenchConfig
 
-METRICS = ("nll", "mc_acc", "doc_mc_acc", "rouge_l", "judge")
+LIMITED = ("nll",)  # only the primary metric can fail a run
 
 
 @dataclass(frozen=True)
 class BenchmarkRequest:
     model: str  # the candidate model spec
-    base_model: str = "embedded"  # what it is compared with
+    base_model: str = "embedded"  # the lineage's base: always scored, for the vs-base column
+    previous_model: str | None = None  # the model the candidate replaces: the verdicts' reference
     paths: tuple[Path, ...] = ()  # the branch suite's leaves (files or folders); empty: all
     changed: bool = False  # the branch suite: leaves changed vs base_ref
     base_ref: str | None = None
     judge: str | None = None  # a judge model adds the judge suite
     out: Path | None = None  # the reports' folder (default <work>/benchmark/latest)
     seed: int = 0  # bootstrap seed
-    resamples: int = 1000
-    min_items: int = 3  # items a group needs for an interval
-    max_new_tokens: int = 48  # greedy answers
+    resamples: int = 10_000
+    answers: bool = True  # greedy answers for the descriptive ROUGE-L and exact match
+    max_new_tokens: int = 48  # their budget
     short_new_tokens: int = 16
     judge_max_new_tokens: int = 64
-    doc_mc_per_leaf: int = 8
-    max_regression: dict[str, float] = field(default_factory=dict)  # metric -> limit
+    max_regression: dict[str, float] = field(default_factory=dict)  # nll -> limit (bot.yaml's)
     regression: bool = True  # the untouched leaves' sample
     general: bool = True  # the general set
     use_cache: bool = True
@@ -62,9 +62,10 @@ def parse_limits(pairs: list[str] | tuple[str, ...]) -> dict[str, float]:
     limits: dict[str, float] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or name not in METRICS:
+        if not sep or name not in LIMITED:
             raise UsageError(
-                f"--max-regression {pair!r}: expected METRIC=X, METRIC one of {', '.join(METRICS)}"
+                f"--max-regression {pair!r}: expected nll=X (only the primary metric, nll, "
+                "can fail a run; the others are descriptive)"
             )
         try:
             limits[name] = float(value)
@@ -73,35 +74,53 @@ def parse_limits(pairs: list[str] | tuple[str, ...]) -> dict[str, float]:
     return limits
 
 
-def _config(req: BenchmarkRequest) -> BenchConfig:
-    from trainer.evaluation.benchmark import BenchConfig
-    from trainer.evaluation.compare import DEFAULT_MAX_REGRESSION, StatSettings
-    from trainer.evaluation.judge import JudgeSettings
-    from trainer.evaluation.run import ScoreSettings
+def _check(req: BenchmarkRequest) -> None:
     from trainer.models import parse_spec
 
-    for name in ("resamples", "min_items", "max_new_tokens", "short_new_tokens"):
+    for name in ("resamples", "max_new_tokens", "short_new_tokens", "judge_max_new_tokens"):
         if getattr(req, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
-    if req.doc_mc_per_leaf < 0 or req.judge_max_new_tokens < 1:
-        raise UsageError("--doc-mc-per-leaf must be >= 0, --judge-max-new-tokens >= 1")
     for name, limit in req.max_regression.items():
-        if name not in METRICS:
-            raise UsageError(f"--max-regression {name}: METRIC is one of {', '.join(METRICS)}")
-        if math.isnan(limit) or limit < 0:
-            raise UsageError(f"--max-regression {name}={limit}: must be >= 0")
-    for spec in (req.base_model, req.model, *([req.judge] if req.judge else [])):
+        if name not in LIMITED or math.isnan(limit) or limit < 0:
+            raise UsageError(f"--max-regression {name}={limit}: expected nll=X with X >= 0")
+    specs = (req.base_model, req.model, req.previous_model, req.judge)
+    for spec in (s for s in specs if s):
         try:
             parse_spec(spec)
         except ValueError as exc:  # SpecError names the accepted forms
             raise UsageError(str(exc)) from None
-    limits = {**DEFAULT_MAX_REGRESSION, **req.max_regression}
+
+
+def noise_bands(ws: Workspace) -> dict[str, tuple[float, float]]:
+    """The A/A noise bands bot.yaml's evaluate.noise_band names ({} when none is set)."""
+    from trainer.evaluation.noise import NoiseError, load_bands
+
+    name = ws.config.evaluate.noise_band
+    if not name:
+        return {}
+    try:
+        return load_bands(ws.root / name)
+    except NoiseError as exc:
+        raise UsageError(f"bot.yaml evaluate.noise_band: {exc}") from None
+
+
+def _config(ws: Workspace, req: BenchmarkRequest) -> BenchConfig:
+    from trainer.evaluation.benchmark import BenchConfig
+    from trainer.evaluation.compare import StatSettings
+    from trainer.evaluation.judge import JudgeSettings
+    from trainer.evaluation.run import ScoreSettings
+
+    _check(req)
+    ev = ws.config.evaluate
+    limits = {"nll": ev.max_regression, **req.max_regression}
     return BenchConfig(
         base=req.base_model,
         candidate=req.model,
-        score=ScoreSettings(req.max_new_tokens, req.short_new_tokens),
-        stats=StatSettings(req.seed, req.resamples, req.min_items, limits),
-        doc_mc_per_leaf=req.doc_mc_per_leaf,
+        previous=req.previous_model,
+        score=ScoreSettings(req.max_new_tokens, req.short_new_tokens, req.answers),
+        stats=StatSettings(req.seed, req.resamples, ev.alpha, limits, noise_bands(ws)),
+        facts=ev.facts,
+        doc_mc_per_leaf=ev.memorization,
         regression=req.regression,
         general=req.general,
         judge=req.judge,
@@ -132,7 +151,7 @@ def benchmark(
     """Score, compare and write the reports. Raises UsageError for a request that cannot be
     run (bad settings or models, no leaves, no items)."""
     progress = progress or Progress()
-    config = _config(req)
+    config = _config(ws, req)
     files, selection = _branch(ws, req)
     from bot.taxonomy.leaves import Leaves
     from trainer.evaluation.benchmark import run_benchmark

@@ -116,14 +116,31 @@ def generate(
     return GenerateResult(jobs, ws.layout.data)
 
 
+def heldout_ngrams(ws: Workspace) -> set[tuple[str, ...]]:
+    """The word 8-grams of every leaf's held-out evaluation items: no generated row may
+    teach them (built from the leaves alone, no model)."""
+    from bot.taxonomy.leaves import Leaves
+    from trainer.evaluation.heldout import held_out, items_ngrams
+
+    leaves = Leaves(ws.leaf_files(), ws.root, ws.layout.cache)
+    grams: set[tuple[str, ...]] = set()
+    for path in leaves.paths:
+        leaf = leaves.read(path)
+        if not isinstance(leaf, str):
+            found = held_out(leaf, "branch", lambda: iter(()), facts=ws.config.evaluate.facts)
+            grams |= items_ngrams(found.items)
+    return grams
+
+
 def _export(ws: Workspace, store: Store, jobs: list[LeafJob]) -> None:
     """Every current leaf's rows to `<work>/data/` (cross-leaf duplicates removed)."""
     from bot.taxonomy.find import place
     from bot.taxonomy.leaves import taxonomy_path
-    from trainer.sdg.export import export
+    from trainer.sdg.export import ExportPolicy, export
 
     current = [taxonomy_path(place(p)) for p in ws.leaf_files()]
-    exported = export(store, current, ws.layout.data)
+    policy = ExportPolicy(frozenset(heldout_ngrams(ws)), ws.layout.validation)
+    exported = export(store, current, ws.layout.data, policy)
     for job in jobs:
         if job.leaf and job.leaf.path in exported:
             job.output = str(exported[job.leaf.path].path)

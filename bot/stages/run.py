@@ -46,6 +46,7 @@ class RunResult:
     report: dict[str, Any] | None = None  # report.json of the benchmark
     report_dir: Path | None = None
     model: str = ""
+    previous: str | None = None  # the model this run's retrain continued from (None: base)
     exit_code: int = 0
 
 
@@ -141,6 +142,7 @@ def _train(
 
     done = retrain(ws, RetrainRequest(base_model=req.base_model), progress)
     result.model = str(done.model)
+    result.previous = done.start if done.start != req.base_model else None
     if done.skipped:
         stage.status = "skipped"
         stage.detail = f"data and settings unchanged since run {done.key}"
@@ -160,6 +162,7 @@ def _benchmark(
     bench = BenchmarkRequest(
         model=f"hf:{result.model}",
         base_model=req.base_model,
+        previous_model=result.previous,
         out=ws.layout.report,
         changed=req.changed,
         base_ref=req.base_ref,

@@ -181,22 +181,32 @@ def _record(ws: Workspace, result: RetrainResult, base_model: str) -> None:
 
 
 def chooser(ws: Workspace) -> Chooser:
-    """LAB's checkpoint choice by benchmark (trainer/evaluation/chooser.py): the knowledge
-    phase on the knowledge leaves' held-out items, the skills phase on the skill leaves' plus
-    the regression suite."""
-    from bot.taxonomy.leaves import Leaves
+    """LAB's checkpoint choice by benchmark (trainer/evaluation/chooser.py), on the
+    validation split of the generated data (`<work>/validation/`), never on the items a
+    benchmark reports: the knowledge phase on the knowledge leaves' rows, the skills phase
+    on the skill leaves' rows plus the knowledge ones (so forgetting them loses)."""
     from trainer.evaluation.cache import ScoreCache
-    from trainer.evaluation.chooser import PHASE_SUITES, make_chooser
-    from trainer.evaluation.suites import build
+    from trainer.evaluation.chooser import PHASE_SUITES, make_chooser, validation_items
 
-    leaves = Leaves(ws.leaf_files(), ws.root, ws.layout.cache)
+    rows = _validation_rows(ws)
 
     def items_for(phase: str) -> list[Item]:
         if phase not in PHASE_SUITES:
             raise ValueError(f"unknown phase {phase!r}; expected one of {', '.join(PHASE_SUITES)}")
-        knowledge = phase == "knowledge"
-        selected = [p for p in leaves.paths if p.startswith("knowledge/") == knowledge]
-        wider = "regression" in PHASE_SUITES[phase]
-        return build(selected, leaves, regression=wider, general=wider).items
+        knowledge = {k: v for k, v in rows.items() if k.startswith("knowledge/")}
+        skills = {k: v for k, v in rows.items() if k not in knowledge}
+        if phase == "knowledge":
+            return validation_items(knowledge, "branch")
+        return validation_items(skills, "branch") + validation_items(knowledge, "regression")
 
     return make_chooser(items_for, cache=ScoreCache(ws.layout.scores))
+
+
+def _validation_rows(ws: Workspace) -> dict[str, list[dict[str, Any]]]:
+    from trainer.data.rows import parse_jsonl
+
+    folder = ws.layout.validation
+    files = sorted(folder.rglob("*.jsonl")) if folder.is_dir() else []
+    return {
+        str(f.relative_to(folder))[: -len(".jsonl")]: parse_jsonl(f.read_bytes(), f) for f in files
+    }

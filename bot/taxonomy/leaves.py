@@ -153,6 +153,10 @@ class Leaves:
                 self._read[path] = exc
         return self._read[path]
 
+    def teacher_items(self, path: str) -> list[SeedExample]:
+        """Evaluation items the teacher wrote from the leaf's held-out seeds: none yet."""
+        return []
+
     def read(self, path: str) -> LeafData | str:
         """The record, or the first line of why it cannot be read."""
         found = self.record(path)

@@ -1,12 +1,12 @@
 """Checkpoint chooser for the trainer: pick a phase's checkpoint by benchmark, as LAB did.
 
-LAB chose the knowledge phases' checkpoint by MMLU and the skills phase's by MT-Bench. Here:
+LAB chose the knowledge phases' checkpoint by MMLU and the skills phase's by MT-Bench. Here
+the items are the validation split of the generated data (rows never trained on), never
+the held-out items a benchmark reports, so choosing cannot tune on what is reported:
 
-- knowledge phase: the branch suite of the taxonomy's knowledge leaves (held-out Q&A and
-  document questions);
-- skills phase: the branch suite of the skill leaves plus the regression suite (a sample of
-  the knowledge leaves and the general set), so a checkpoint that learnt the skills by
-  forgetting the rest loses.
+- knowledge phase: the knowledge leaves' validation rows (suite "branch");
+- skills phase: the skill leaves' validation rows (branch) plus the knowledge leaves'
+  (suite "regression"), so a checkpoint that learnt the skills by forgetting the rest loses.
 
 Objective (lower wins): the mean per-token NLL of the reference answers, averaged over the
 phase's suites with equal weight; NLL is the most sensitive of the metrics on a few dozen
@@ -26,7 +26,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from trainer.evaluation.cache import ScoreCache
 from trainer.evaluation.compare import item_metrics
@@ -83,6 +83,23 @@ def choose(phase: str, table: Sequence[CheckpointScore]) -> Choice:
         key=lambda i: (round(table[i].objective, 9), -table[i].accuracy(phase), i),
     )
     return Choice(phase, table[best].path, list(table))
+
+
+def validation_items(rows: Mapping[str, Sequence[Mapping[str, Any]]], suite: str) -> list[Item]:
+    """Items from validation rows (leaf -> rows): the row's user turn as the prompt, its
+    assistant turn as the reference answer; scored by NLL only."""
+    items = []
+    for leaf, found in sorted(rows.items()):
+        for row in found:
+            turns = {m["role"]: m["content"] for m in row["messages"]}
+            prompt, answer = turns.get("user", ""), turns.get("assistant", "")
+            if prompt and answer:
+                items.append(
+                    Item(
+                        suite, leaf, "qa", prompt, prompt, answer, origin="validation", source=leaf
+                    )
+                )
+    return items
 
 
 def suite_means(

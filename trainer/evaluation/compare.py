@@ -1,46 +1,57 @@
-"""Base vs candidate: per-item metrics, per-leaf and per-suite deltas, verdicts, failures."""
+"""Candidate vs reference: per-item metrics, per-leaf and per-suite decisions, failures.
+
+One primary metric, declared here before anything is scored: the reference answer's
+negative log-likelihood per token (`nll`), paired per item. A leaf's verdict comes from it
+alone: a paired test (trainer/evaluation/significance.py: exact sign flips up to 20 items,
+a bootstrap clustered by source above), Holm-corrected across the leaves of a suite, and a
+change inside the noise band measured between two trainings of the same data
+(trainer/evaluation/noise.py) is no change. Multiple choice, ROUGE-L, exact match and a
+judge are descriptive: a mean difference and its interval, never a verdict.
+
+Knowledge items with a placebo twin add a difference in differences: how much more the true
+answer gained than its twin with a fact in no document (`nll_vs_placebo`, lower is better).
+
+The reference is the model this change replaces (the previous release or retrain) when
+there is one, else the base; the candidate is also compared with the base, descriptively.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from trainer.evaluation.items import Item
 from trainer.evaluation.judge import Rating
-from trainer.evaluation.metrics import METRIC_ORDER, choose_option, nll_per_token, oriented, rouge_l
+from trainer.evaluation.metrics import Better, choose_option, exact_match, nll_per_token, rouge_l
 from trainer.evaluation.run import ItemScores
-from trainer.evaluation.stats import (
-    DEFAULT_MIN_ITEMS,
-    DEFAULT_RESAMPLES,
-    Delta,
-    Verdict,
-    combine,
-    paired_delta,
-)
+from trainer.evaluation.significance import Decision, PairedTest, decide, paired_test
 from trainer.evaluation.suites import Group
 
-# Largest tolerated worsening of a suite's mean (in the metric's own unit) before a
-# significant regression fails the run: NLL in nats per token, the rest as fractions
-# (0.05 = 5 points of accuracy or ROUGE-L), judge ratings in points.
-DEFAULT_MAX_REGRESSION: dict[str, float] = {
-    "nll": 0.05,
-    "mc_acc": 0.05,
-    "doc_mc_acc": 0.05,
-    "rouge_l": 0.05,
-    "judge": 0.5,
-}
+PRIMARY = "nll"
+PLACEBO = "nll_vs_placebo"
+DESCRIPTIVE = ("mc_acc", "doc_mc_acc", "rouge_l", "exact", "judge")
+SUITES = ("branch", "regression", "memorization", "judge")
+# The suites whose verdicts count: what the change taught, and what it may have forgotten.
+DECIDED = ("branch", "regression")
+# Largest tolerated worsening of a suite's primary metric (nats per token) before a
+# significant regression beyond the noise band fails the run.
+DEFAULT_MAX_REGRESSION: dict[str, float] = {PRIMARY: 0.05}
+
+Bands = Mapping[str, tuple[float, float]]  # "leaf:nll", "suite:nll", ... -> A/A delta band
 
 
 @dataclass(frozen=True)
 class StatSettings:
     seed: int = 0
-    resamples: int = DEFAULT_RESAMPLES
-    min_items: int = DEFAULT_MIN_ITEMS
+    resamples: int = 10_000
+    alpha: float = 0.05
     max_regression: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_MAX_REGRESSION)
     )
+    noise: Bands = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,17 +59,15 @@ class GroupResult:
     suite: str
     name: str
     kind: str
-    deltas: list[Delta]
-    verdict: Verdict
+    origins: dict[str, int]  # items by origin (seed, fact, teacher, general, document)
+    primary: Decision | None  # candidate vs reference, the verdict
+    placebo: Decision | None = None  # knowledge: true answer vs its placebo twin
+    vs_base: PairedTest | None = None  # candidate vs base on the primary metric
+    descriptive: list[PairedTest] = field(default_factory=list)
 
-
-@dataclass(frozen=True)
-class SuiteResult:
-    name: str
-    groups: int
-    items: int
-    deltas: list[Delta]
-    verdict: Verdict
+    @property
+    def verdict(self) -> str:
+        return self.primary.verdict if self.primary else "too few items"
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ class Failure:
 
 @dataclass(frozen=True)
 class Comparison:
-    suites: list[SuiteResult]
+    suites: list[GroupResult]  # one per suite, pooled over its items
     groups: list[GroupResult]
     failures: list[Failure]
 
@@ -82,84 +91,171 @@ def item_metrics(item: Item, scores: ItemScores) -> dict[str, float]:
     if item.type == "qa" and scores.answer_logprob is not None:
         nll = nll_per_token(scores.answer_logprob, scores.answer_tokens)
         if nll is not None:
-            out["nll"] = nll
+            out[PRIMARY] = nll
+    if item.placebo is not None and scores.placebo_logprob is not None:
+        twin = nll_per_token(scores.placebo_logprob, scores.placebo_tokens)
+        if twin is not None:
+            out["placebo_nll"] = twin
     if item.has_mc and scores.option_logprobs:
         pick = choose_option(scores.option_logprobs, item.options, normalize=item.type == "qa")
         out["mc_acc" if item.type == "qa" else "doc_mc_acc"] = float(pick == item.correct)
     if item.type == "qa" and scores.generation is not None:
         out["rouge_l"] = rouge_l(scores.generation, item.answer)
+        out["exact"] = exact_match(scores.generation, item.answer)
     return out
 
 
-Pairs = dict[str, list[tuple[float, float]]]  # metric -> (base, candidate) per item
+@dataclass
+class Pairs:
+    """Paired values of one group (or suite) per metric, with each item's source."""
+
+    values: dict[str, list[tuple[float, float, str]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    origins: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, metric: str, ref: float, cand: float, source: str) -> None:
+        self.values[metric].append((ref, cand, source))
 
 
 def collect(
     items: Sequence[Item],
-    base: Mapping[str, ItemScores],
+    reference: Mapping[str, ItemScores],
     candidate: Mapping[str, ItemScores],
+    base: Mapping[str, ItemScores] | None = None,
     judged: Mapping[str, tuple[Rating, Rating]] | None = None,
 ) -> dict[tuple[str, str], Pairs]:
-    """(suite, group) -> metric -> paired values, judge ratings as suite "judge"."""
-    out: dict[tuple[str, str], Pairs] = defaultdict(lambda: defaultdict(list))
+    """(suite, group) -> paired values per metric. `base` adds "nll_vs_base" pairs."""
+    out: dict[tuple[str, str], Pairs] = defaultdict(Pairs)
     for item in items:
-        b, c = item_metrics(item, base[item.id]), item_metrics(item, candidate[item.id])
-        for metric in METRIC_ORDER:
-            if metric in b and metric in c:
-                out[(item.suite, item.group)][metric].append((b[metric], c[metric]))
+        r, c = item_metrics(item, reference[item.id]), item_metrics(item, candidate[item.id])
+        pairs = out[(item.suite, item.group)]
+        pairs.origins[item.origin] += 1
+        source = f"{item.group}\0{item.source or item.id}"
+        for metric in (PRIMARY, *DESCRIPTIVE):
+            if metric in r and metric in c:
+                pairs.add(metric, r[metric], c[metric], source)
+        if "placebo_nll" in r and "placebo_nll" in c and PRIMARY in r and PRIMARY in c:
+            # the twin's change, then the true answer's: lower delta = knowledge, not form
+            pairs.add(PLACEBO, c["placebo_nll"] - r["placebo_nll"], c[PRIMARY] - r[PRIMARY], source)
+        if base is not None and PRIMARY in c:
+            b = item_metrics(item, base[item.id])
+            if PRIMARY in b:
+                pairs.add("nll_vs_base", b[PRIMARY], c[PRIMARY], source)
         if judged and item.id in judged:
             rb, rc = judged[item.id]
             if rb.value is not None and rc.value is not None:
-                out[("judge", item.group)]["judge"].append((float(rb.value), float(rc.value)))
+                out[("judge", item.group)].add("judge", float(rb.value), float(rc.value), source)
     return out
 
 
-def _deltas(label: str, pairs: Pairs, settings: StatSettings) -> list[Delta]:
-    return [
-        paired_delta(
-            metric,
-            [b for b, _ in pairs[metric]],
-            [c for _, c in pairs[metric]],
-            seed=f"{settings.seed}\0{label}",
-            resamples=settings.resamples,
-            min_items=settings.min_items,
+def _test(metric: str, label: str, pairs: Pairs, settings: StatSettings) -> PairedTest | None:
+    values = pairs.values.get(metric)
+    if not values:
+        return None
+    key = hashlib.sha256(f"{settings.seed}\0{label}\0{metric}".encode()).digest()
+    return paired_test(
+        metric.removesuffix("_vs_base"),
+        [r for r, _, _ in values],
+        [c for _, c, _ in values],
+        [s for _, _, s in values],
+        seed=int.from_bytes(key[:8], "big"),
+        resamples=settings.resamples,
+    )
+
+
+BETTER: dict[str, Better] = {PRIMARY: "lower", PLACEBO: "lower"}
+
+
+def _within_noise(decision: Decision, band: tuple[float, float] | None) -> Decision:
+    """A significant change inside the A/A noise band is no change."""
+    if band is None or decision.verdict not in ("improved", "regressed"):
+        return decision
+    lo, hi = band
+    if lo <= decision.test.delta <= hi:
+        return replace(
+            decision,
+            verdict="no significant change",
+            reason=f"significant over items (p {decision.p_adjusted:.3g}), but inside the "
+            f"noise band [{lo:+.3f}, {hi:+.3f}] of two trainings of the same data",
         )
-        for metric in METRIC_ORDER
-        if pairs.get(metric)
-    ]
+    return decision
+
+
+def _decisions(
+    tests: Sequence[PairedTest | None], metric: str, level: str, settings: StatSettings
+) -> list[Decision | None]:
+    """Holm across one family (the groups of a suite), then the noise band."""
+    present = [t for t in tests if t is not None]
+    decided = iter(decide(present, {metric: BETTER[metric]}, settings.alpha) if present else [])
+    band = settings.noise.get(f"{level}:{metric}")
+    return [_within_noise(next(decided), band) if t is not None else None for t in tests]
+
+
+def _groups(
+    collected: Mapping[tuple[str, str], Pairs],
+    kinds: Mapping[tuple[str, str], str],
+    settings: StatSettings,
+) -> list[GroupResult]:
+    out = []
+    for suite in SUITES:
+        keys = sorted(k for k in collected if k[0] == suite)
+        tests = [_test(PRIMARY, f"{s}\0{n}", collected[(s, n)], settings) for s, n in keys]
+        twins = [_test(PLACEBO, f"{s}\0{n}", collected[(s, n)], settings) for s, n in keys]
+        primary = (
+            _decisions(tests, PRIMARY, "leaf", settings) if suite in DECIDED else [None] * len(keys)
+        )
+        placebo = (
+            _decisions(twins, PLACEBO, "leaf", settings)
+            if suite == "branch"
+            else [None] * len(keys)
+        )
+        for (s, n), dec, twin in zip(keys, primary, placebo, strict=True):
+            pairs = collected[(s, n)]
+            out.append(GroupResult(
+                s, n, kinds.get((s, n)) or kinds.get(("branch", n), ""), dict(pairs.origins),
+                dec, twin, _test("nll_vs_base", f"{s}\0{n}", pairs, settings),
+                [t for m in DESCRIPTIVE if (t := _test(m, f"{s}\0{n}", pairs, settings))],
+            ))  # fmt: skip
+    return out
+
+
+def _suites(
+    collected: Mapping[tuple[str, str], Pairs], settings: StatSettings
+) -> list[GroupResult]:
+    out = []
+    for suite in SUITES:
+        pooled = Pairs()
+        for (s, _), pairs in collected.items():
+            if s != suite:
+                continue
+            for metric, values in pairs.values.items():
+                pooled.values[metric] += values
+            for origin, n in pairs.origins.items():
+                pooled.origins[origin] += n
+        if not pooled.values:
+            continue
+        test = _test(PRIMARY, suite, pooled, settings)
+        [primary] = _decisions([test], PRIMARY, "suite", settings) if suite in DECIDED else [None]
+        [twin] = _decisions([_test(PLACEBO, suite, pooled, settings)], PLACEBO, "suite", settings)
+        out.append(GroupResult(
+            suite, suite, "suite", dict(pooled.origins), primary,
+            twin if suite == "branch" else None, _test("nll_vs_base", suite, pooled, settings),
+            [t for m in DESCRIPTIVE if (t := _test(m, suite, pooled, settings))],
+        ))  # fmt: skip
+    return out
 
 
 def compare(
-    groups: Sequence[Group],
-    collected: Mapping[tuple[str, str], Pairs],
-    settings: StatSettings,
-    suite_items: Mapping[str, int],
+    groups: Sequence[Group], collected: Mapping[tuple[str, str], Pairs], settings: StatSettings
 ) -> Comparison:
-    group_results = []
     kinds = {(g.suite, g.name): g.kind for g in groups}
-    for suite, name in sorted(collected, key=lambda k: (_SUITES.index(k[0]), k[1])):
-        deltas = _deltas(f"{suite}\0{name}", collected[(suite, name)], settings)
-        kind = kinds.get((suite, name)) or kinds.get(("branch", name), "")
-        group_results.append(
-            GroupResult(suite, name, kind, deltas, combine([d.verdict for d in deltas]))
-        )
-    suites, failures = [], []
-    for suite in _SUITES:
-        pooled: Pairs = defaultdict(list)
-        names = [n for s, n in collected if s == suite]
-        for name in names:
-            for metric, values in collected[(suite, name)].items():
-                pooled[metric] += values
-        if not pooled and not suite_items.get(suite):
+    suites = _suites(collected, settings)
+    failures = []
+    for s in suites:
+        if s.primary is None or s.primary.verdict != "regressed":
             continue
-        deltas = _deltas(suite, pooled, settings)
-        verdict = combine([d.verdict for d in deltas])
-        suites.append(SuiteResult(suite, len(names), suite_items.get(suite, 0), deltas, verdict))
-        for d in deltas:
-            limit = settings.max_regression.get(d.metric, math.inf)
-            if d.verdict == "regressed" and -oriented(d.metric, d.delta) > limit:
-                failures.append(Failure(suite, d.metric, d.delta, limit))
-    return Comparison(suites, group_results, failures)
-
-
-_SUITES = ("branch", "regression", "judge")
+        limit = settings.max_regression.get(PRIMARY, math.inf)
+        if s.primary.test.delta > limit:  # nll: a rise is a worsening
+            failures.append(Failure(s.suite, PRIMARY, s.primary.test.delta, limit))
+    return Comparison(suites, _groups(collected, kinds, settings), failures)

@@ -1,15 +1,16 @@
-"""Benchmark items, built deterministically from the taxonomy (no teacher model).
+"""Evaluation items: what both models are asked, built deterministically (no teacher model).
 
-An item is what both models are asked. Question-answer items (`qa`) come from a leaf's
-held-out seed examples (or the general set): the reference answer is scored by NLL given
-the question (with its context), a greedy answer by ROUGE-L, and, when three distinct
-distractor answers can be found, the reference among them by multiple choice. Document
-items (`doc_mc`, cloze.py) are multiple choice only.
+An item is a prompt and a reference answer. Its primary metric is the reference answer's
+negative log-likelihood per token given the prompt (nll); when three distinct wrong
+answers can be found it is also multiple choice in cloze form (each option scored as a
+continuation of `mc_prompt`, so the order they are listed in plays no part); a greedy
+answer gives the descriptive ROUGE-L and exact match. Knowledge items are asked closed-book
+(no passage in the prompt) and may carry a placebo twin: the same answer with its key fact
+swapped for one that is in no document (trainer/evaluation/heldout.py).
 
-Multiple-choice prompts: grounded skills keep their context (the passage is the task's
-input); knowledge questions are asked closed-book, as MMLU-branch does, since the passage
-would give the answer away; NLL and the greedy answer always see question and context,
-exactly as the training rows render them (`trainer.sdg.pipeline.user_message`).
+Where the items come from is `origin` (seed, fact, teacher, general, document) and which
+items share a source (a seed example's passage, a document paragraph) is `source`: the
+statistics resample sources, not items, when items of one source move together.
 
 Distractors are other answers: of the same leaf first, then of sibling leaves (same parent
 folder), then of the same branch; within a tier they are ranked by a hash of (item,
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from trainer.leaves import LeafData, SeedExample
@@ -43,12 +44,15 @@ class Item:
     options: tuple[str, ...] = ()
     correct: int = -1
     short: bool = False  # a few-word reference: a smaller greedy budget
+    origin: str = "seed"  # seed | fact | teacher | general | document
+    source: str = ""  # items of one source (passage, paragraph, example) move together
+    placebo: str | None = None  # knowledge: the answer with its fact swapped for none's
 
     @property
     def id(self) -> str:
         """Content hash: the same question in two suites (or runs) is one item to score."""
         key = [self.type, self.prompt, self.answer, self.mc_prompt, self.options, self.correct]
-        text = json.dumps([*key, self.short], ensure_ascii=False)
+        text = json.dumps([*key, self.short, self.placebo], ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     @property
@@ -104,28 +108,26 @@ def qa_item(
     leaf: LeafData,
     example: SeedExample,
     tiers: Callable[[], Iterable[Iterable[str]]],
+    *,
+    origin: str = "seed",
+    source: str = "",
+    placebo: str | None = None,
 ) -> Item:
-    """An item for one held-out example; `tiers()` yields the distractor tiers beyond the leaf."""
-    prompt = user_message(example.question, example.context)
+    """An item for one held-out example; `tiers()` yields the distractor tiers beyond the leaf.
+    Knowledge is asked closed-book; a skill's context stays (it is the task's input)."""
+    closed_book = leaf.kind == "knowledge"
+    prompt = example.question if closed_book else user_message(example.question, example.context)
     key = rank_key(leaf.path, prompt)
     own = [a for a in answers(leaf) if a != example.answer]
     wrong = pick_distractors(key, example.answer, _chain([own], tiers))
+    base = Item(
+        suite, leaf.path, "qa", example.question, prompt, example.answer,
+        origin=origin, source=source, placebo=placebo,
+    )  # fmt: skip
     if wrong is None:
-        return Item(suite, leaf.path, "qa", example.question, prompt, example.answer)
-    closed_book = leaf.kind == "knowledge"
-    mc_prompt = example.question if closed_book else prompt
+        return base
     options, correct = shuffle_options(key, example.answer, wrong)
-    return Item(
-        suite,
-        leaf.path,
-        "qa",
-        example.question,
-        prompt,
-        example.answer,
-        mc_prompt,
-        options,
-        correct,
-    )
+    return replace(base, mc_prompt=prompt, options=options, correct=correct)
 
 
 def _chain(

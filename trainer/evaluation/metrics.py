@@ -6,8 +6,12 @@
   acc_norm does, so a long distractor is not penalised for its length alone; document
   sentences (doc_mc_acc) differ only in one blanked term and are compared by their total
   log-likelihood (the joint probability of the sentence).
+- nll_vs_placebo: the change of the reference's nll minus the change of its placebo twin's
+  (a knowledge item's answer with its fact swapped for one in no document); below zero, the
+  candidate learnt the fact, not just the answer's form.
 - rouge_l: ROUGE-L F-measure (beta 1) between the greedy answer and the reference, over
   lower-cased word tokens.
+- exact: 1 when the greedy answer has exactly the reference's words.
 - judge: the judge model's 1-10 rating (see judge.py).
 """
 
@@ -21,9 +25,11 @@ Better = Literal["lower", "higher"]
 
 METRICS: dict[str, Better] = {
     "nll": "lower",
+    "nll_vs_placebo": "lower",
     "mc_acc": "higher",
     "doc_mc_acc": "higher",
     "rouge_l": "higher",
+    "exact": "higher",
     "judge": "higher",
 }
 METRIC_ORDER = tuple(METRICS)
@@ -57,6 +63,12 @@ def rouge_l(candidate: str, reference: str) -> float:
         return 0.0
     precision, recall = lcs / len(c), lcs / len(r)
     return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(candidate: str, reference: str) -> float:
+    """1.0 when the answer says exactly the reference (same words, case and punctuation
+    aside), else 0.0."""
+    return float(tokens(candidate) == tokens(reference))
 
 
 def nll_per_token(logprob: float, num_tokens: int) -> float | None:

@@ -1,8 +1,8 @@
-"""deltas.png: per-leaf and per-suite deltas with their 95% intervals, one panel per metric.
+"""deltas.png: each leaf's change in the primary metric with its 95% interval, beside the
+noise band of two trainings of the same data, coloured by verdict; a second panel for
+knowledge beyond form (the placebo difference in differences) when there is one.
 
-Rendered from report.json's document. Each row is a leaf (or a suite, in bold) and its
-delta (candidate - base) with the bootstrap interval as a horizontal error bar, coloured by
-verdict; rows without an interval (too few items) show the point alone, hollow.
+Rendered from report.json's document. Rows without an interval show the point alone, hollow.
 """
 
 from __future__ import annotations
@@ -10,13 +10,48 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from trainer.evaluation.metrics import METRIC_ORDER
-
-COLOURS = {"regressed": "#d62728", "improved": "#2ca02c", "no significant change": "#7f7f7f"}
+COLOURS = {
+    "regressed": "#d62728",
+    "improved": "#2ca02c",
+    "no significant change": "#7f7f7f",
+    "too few items": "#bbbbbb",
+}
+PANELS = (("primary", "Δ NLL per token\n(candidate - reference; lower is better)"),
+          ("placebo", "Δ true - Δ placebo twin\n(lower: facts learnt)"))  # fmt: skip
 
 
 def _short(path: str, width: int = 42) -> str:
     return path if len(path) <= width else "…" + path[-(width - 1) :]
+
+
+def _rows(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
+    rows = [(f"{s['suite']} suite", s, True) for s in doc["suites"] if s.get("primary")]
+    for g in doc["leaves"]:
+        if g["suite"] in ("branch", "regression") and g.get("primary"):
+            tag = " [earlier]" if g["suite"] == "regression" else ""
+            rows.append((_short(g["path"]) + tag, g, False))
+    return rows
+
+
+def _panel(ax: Any, rows: list[tuple[str, dict[str, Any], bool]], key: str, label: str) -> None:
+    n = len(rows)
+    for i, (_, group, _) in enumerate(rows):
+        d = group.get(key)
+        if not d:
+            continue
+        y, colour = n - 1 - i, COLOURS[d["verdict"]]
+        if d.get("noise_band"):
+            lo, hi = d["noise_band"]
+            ax.fill_betweenx([y - 0.35, y + 0.35], lo, hi, color="#9ecae1", alpha=0.5, lw=0)
+        if d["ci"]:
+            lo, hi = d["ci"]
+            err = [[max(0.0, d["delta"] - lo)], [max(0.0, hi - d["delta"])]]
+            ax.errorbar(d["delta"], y, xerr=err, fmt="o", color=colour, capsize=3)
+        else:
+            ax.plot(d["delta"], y, "o", mfc="white", color=colour)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(label, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
 
 
 def plot(doc: dict[str, Any], out: Path) -> None:
@@ -25,59 +60,31 @@ def plot(doc: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    rows: list[tuple[str, bool]] = []  # (label, is a suite) top to bottom
-    cells: dict[tuple[int, str], dict[str, Any]] = {}
-    for suite in doc["suites"]:
-        rows.append((f"{suite['name']} suite", True))
-        for d in suite["metrics"]:
-            cells[(len(rows) - 1, d["metric"])] = d
-    for leaf in doc["leaves"]:
-        tag = {"judge": " [judge]", "regression": " [regr.]"}.get(leaf["suite"], "")
-        rows.append((_short(leaf["path"]) + tag, False))
-        for d in leaf["metrics"]:
-            cells[(len(rows) - 1, d["metric"])] = d
-    metrics = [m for m in METRIC_ORDER if any(k[1] == m for k in cells)] or ["nll"]
-    height = max(2.5, 0.3 * len(rows) + 1.6)
+    rows = _rows(doc) or [("(no leaf with a primary metric)", {}, False)]
+    panels = [(k, t) for k, t in PANELS if any(g.get(k) for _, g, _ in rows)] or [PANELS[0]]
+    height = max(2.5, 0.3 * len(rows) + 1.8)
     fig, axes = plt.subplots(
-        1, len(metrics), figsize=(2.9 * len(metrics) + 3.2, height), sharey=True, squeeze=False
+        1, len(panels), figsize=(3.6 * len(panels) + 3.4, height), sharey=True, squeeze=False
     )
-    ys = {i: len(rows) - 1 - i for i in range(len(rows))}
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for (i, m), d in cells.items():
-            if m != metric:
-                continue
-            colour = COLOURS[d["verdict"]]
-            if d["ci"]:
-                lo, hi = d["ci"]
-                err = [[max(0.0, d["delta"] - lo)], [max(0.0, hi - d["delta"])]]
-                ax.errorbar(d["delta"], ys[i], xerr=err, fmt="o", color=colour, capsize=3)
-            else:
-                ax.plot(d["delta"], ys[i], "o", mfc="white", color=colour)
-        ax.axvline(0, color="black", linewidth=0.8)
-        better = doc["metrics"][metric]["better"]
-        ax.set_xlabel(f"Δ {metric}\n({better} is better)", fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-        for y in range(len(rows)):
-            ax.axhline(y, color="#eeeeee", linewidth=0.6, zorder=0)
+    for ax, (key, label) in zip(axes[0], panels, strict=True):
+        _panel(ax, rows, key, label)
     first = axes[0][0]
-    first.set_yticks([ys[i] for i in range(len(rows))])
-    first.set_yticklabels([label for label, _ in rows], fontsize=8)
-    for tick, (_, bold) in zip(first.get_yticklabels(), rows, strict=True):
+    first.set_yticks(range(len(rows)))
+    first.set_yticklabels([label for label, _, _ in reversed(rows)], fontsize=8)
+    for tick, (_, _, bold) in zip(first.get_yticklabels(), reversed(rows), strict=True):
         if bold:
             tick.set_fontweight("bold")
     first.set_ylim(-0.7, len(rows) - 0.3)
-    handles = [
+    handles: list[Any] = [
         Line2D([], [], marker="o", linestyle="", color=c, label=v) for v, c in COLOURS.items()
     ]
-    handles.append(
-        Line2D(
-            [], [], marker="o", linestyle="", mfc="white", color="#7f7f7f", label="too few items"
-        )
-    )
-    fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle(f"{doc['base']['spec']} → {doc['candidate']['spec']}: delta [95% CI]", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    handles.append(Patch(color="#9ecae1", alpha=0.5, label="noise band (A/A)"))
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)
+    ref = doc["previous"] or doc["base"]
+    fig.suptitle(f"{ref['spec']} → {doc['candidate']['spec']}: Δ [95% CI]", fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     fig.savefig(tmp, dpi=110, format="png")

@@ -19,7 +19,7 @@ from trainer.evaluation.cache import ScoreCache
 from trainer.evaluation.items import Item
 from trainer.models import ChatModel, GenerationParams, load_model, model_fingerprint
 
-SCORER_VERSION = "bench-score.1"
+SCORER_VERSION = "bench-score.2"
 LL_CHUNK = 64  # requests per loglikelihood call: the backend batches within it; progress between
 GEN_CHUNK = 32
 
@@ -51,6 +51,8 @@ class ItemScores:
     answer_tokens: int = 0
     option_logprobs: tuple[float, ...] = ()  # in the item's option order
     generation: str | None = None  # qa: the greedy answer
+    placebo_logprob: float | None = None  # sum log p(placebo twin | prompt)
+    placebo_tokens: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "option_logprobs": list(self.option_logprobs)}
@@ -62,6 +64,8 @@ class ItemScores:
             int(doc.get("answer_tokens", 0)),
             tuple(float(x) for x in doc.get("option_logprobs", ())),
             doc.get("generation"),
+            doc.get("placebo_logprob"),
+            int(doc.get("placebo_tokens", 0)),
         )
 
 
@@ -90,6 +94,8 @@ def score_items(
     for item in items:
         if item.type == "qa":
             pairs.setdefault((item.prompt, item.answer), len(pairs))
+        if item.placebo is not None:
+            pairs.setdefault((item.prompt, item.placebo), len(pairs))
         if item.has_mc:
             assert item.mc_prompt is not None
             for option in item.options:
@@ -129,7 +135,8 @@ def score_items(
         if item.has_mc:
             options = tuple(logprob[(item.mc_prompt or "", o)][0] for o in item.options)
         gen = answers.get((item.prompt, settings.budget(item))) if item.type == "qa" else None
-        results[item.id] = ItemScores(lp, n, options, gen)
+        plp, pn = logprob.get((item.prompt, item.placebo), (None, 0)) if item.placebo else (None, 0)
+        results[item.id] = ItemScores(lp, n, options, gen, plp, pn)
     return results
 
 

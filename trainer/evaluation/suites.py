@@ -1,16 +1,17 @@
 """The suites: which items a benchmark asks, built from a selection of leaves.
 
-- branch: every selected (changed) leaf's held-out seed Q&A, plus document items for
-  knowledge leaves (cloze.py).
-- regression (forgetting): the `regression-v1` sample of the untouched leaves' held-out
-  Q&A, plus the project's general set `general-v1` (trainer/evaluation/data/general-v1.jsonl).
+- branch: every selected (changed) leaf's held-out items (heldout.py: held-out seed
+  examples, closed-book facts from a knowledge leaf's documents with their placebo twins,
+  and items the teacher wrote from the held-out seeds). Each leaf gets a verdict.
+- regression (forgetting): the same held-out items of every other leaf (up to
+  REGRESSION_LEAVES of them, ranked by sha256("regression-v2", path)), plus the project's
+  general set `general-v1` (trainer/evaluation/data/general-v1.jsonl). Each leaf gets a
+  verdict against the model this change replaces.
+- memorization: a knowledge leaf's own document sentences as multiple choice (cloze.py): the
+  training material itself, reported apart and never as knowledge.
 
-The regression sample is fixed by its name: untouched leaves are ranked by
-sha256("regression-v1", taxonomy path), the first REGRESSION_LEAVES of them that have
-held-out examples are taken, and of each the REGRESSION_PER_LEAF held-out examples ranked
-lowest by sha256("regression-v1", path, question). Changing any of these is a new version.
-Whatever cannot be built (a leaf without held-out examples, an item without three distinct
-distractors, too few document sentences, an unreadable leaf) is counted, never invented.
+Whatever cannot be built (an unreadable leaf, an item without three distinct distractors,
+an item that overlaps training, too few document sentences) is counted, never invented.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from importlib import resources
 from typing import Protocol
 
 from trainer.evaluation.cloze import cloze_items
+from trainer.evaluation.heldout import DEFAULT_FACTS, held_out
 from trainer.evaluation.items import Item, answers, qa_item, rank_key, shuffle_options
 from trainer.leaves import LeafData, SeedExample
 
-REGRESSION_SAMPLE = "regression-v1"
-REGRESSION_LEAVES = 40
-REGRESSION_PER_LEAF = 2
+REGRESSION_SAMPLE = "regression-v2"
+REGRESSION_LEAVES = 200
 GENERAL_SET = "general-v1"
 DEFAULT_DOC_MC_PER_LEAF = 8
 
@@ -63,6 +64,10 @@ class LeafSource(Protocol):
     def paths(self) -> Sequence[str]: ...
 
     def read(self, path: str) -> LeafData | str: ...
+
+    def teacher_items(self, path: str) -> Sequence[SeedExample]:
+        """Items the teacher wrote from the leaf's held-out seeds (none: empty)."""
+        ...
 
 
 class LeafPool:
@@ -103,30 +108,38 @@ class LeafPool:
         return out
 
 
-def _qa(
-    plan: Plan, suite: str, leaf: LeafData, examples: Sequence[SeedExample], pool: LeafPool
-) -> None:
-    no_mc = 0
-    for ex in examples:
-        item = qa_item(suite, leaf, ex, lambda: pool.tiers(leaf))
-        plan.items.append(item)
-        no_mc += not item.has_mc
+def _held_out(plan: Plan, suite: str, leaf: LeafData, pool: LeafPool, facts: int) -> None:
+    """A leaf's held-out items, the teacher's included, into the plan (skips counted)."""
+    found = held_out(leaf, suite, lambda: pool.tiers(leaf), facts=facts)
+    for ex in pool.source.teacher_items(leaf.path):
+        item = qa_item(
+            suite, leaf, ex, lambda: pool.tiers(leaf), origin="teacher",
+            source=f"teacher:{rank_key(leaf.path, ex.question)[:12]}",
+        )  # fmt: skip
+        found.items.append(item)
+    plan.items += found.items
+    for why, n in sorted(found.dropped.items()):
+        plan.skipped.append(Skip(suite, leaf.path, "item", n, why))
+    no_mc = sum(not item.has_mc for item in found.items)
     if no_mc:
         plan.skipped.append(
             Skip(suite, leaf.path, "mc", no_mc, "fewer than 3 distinct distractor answers")
         )
+    if not found.items:
+        plan.skipped.append(Skip(suite, leaf.path, "item", 0, "no held-out item could be built"))
 
 
 def build(
     selected: Sequence[str],
     source: LeafSource,
     *,
+    facts: int = DEFAULT_FACTS,
     doc_mc_per_leaf: int = DEFAULT_DOC_MC_PER_LEAF,
     regression: bool = True,
     general: bool = True,
 ) -> Plan:
-    """Items of the branch suite (the selected leaves' taxonomy paths) and the regression
-    suite (the source's other leaves)."""
+    """Items of the branch suite (the selected leaves' taxonomy paths), the memorization
+    suite (their documents) and the regression suite (the source's other leaves)."""
     pool = LeafPool(source)
     chosen = [pool.add(p) for p in selected]
     plan = Plan()
@@ -136,38 +149,38 @@ def build(
             plan.skipped.append(Skip("branch", path, "leaf", 1, leaf))
             continue
         plan.groups.append(Group("branch", path, leaf.kind))
-        if not leaf.heldout:
-            n = len(leaf.seeds)
-            plan.skipped.append(
-                Skip("branch", path, "qa", 0, f"{n} seed Q&A, none held out (needs 4 or more)")
-            )
-        _qa(plan, "branch", leaf, leaf.heldout, pool)
+        _held_out(plan, "branch", leaf, pool, facts)
         if leaf.kind == "knowledge" and doc_mc_per_leaf > 0:
-            result = cloze_items("branch", leaf, doc_mc_per_leaf)
-            plan.items += result.items
-            if len(result.items) < doc_mc_per_leaf:
-                plan.skipped.append(
-                    Skip(
-                        "branch",
-                        path,
-                        "doc_mc",
-                        doc_mc_per_leaf - len(result.items),
-                        f"only {result.eligible} document sentences with a blankable term",
-                    )
-                )
+            _memorization(plan, leaf, doc_mc_per_leaf)
     if regression:
-        _regression(plan, pool, set(chosen))
+        _regression(plan, pool, set(chosen), facts)
     if general:
         plan.groups.append(Group("regression", GENERAL_SET, "general"))
         plan.items += general_items(GENERAL_SET)
     return plan
 
 
-def _regression(plan: Plan, pool: LeafPool, chosen: set[str]) -> None:
+def _memorization(plan: Plan, leaf: LeafData, per_leaf: int) -> None:
+    result = cloze_items("memorization", leaf, per_leaf)
+    plan.groups.append(Group("memorization", leaf.path, leaf.kind))
+    plan.items += result.items
+    if len(result.items) < per_leaf:
+        plan.skipped.append(
+            Skip(
+                "memorization",
+                leaf.path,
+                "doc_mc",
+                per_leaf - len(result.items),
+                f"only {result.eligible} document sentences with a blankable term",
+            )
+        )
+
+
+def _regression(plan: Plan, pool: LeafPool, chosen: set[str], facts: int) -> None:
     untouched = sorted(
         (p for p in pool.files if p not in chosen), key=lambda p: rank_key(REGRESSION_SAMPLE, p)
     )
-    taken = unreadable = empty = 0
+    taken = unreadable = 0
     for path in untouched:
         if taken == REGRESSION_LEAVES:
             break
@@ -175,23 +188,9 @@ def _regression(plan: Plan, pool: LeafPool, chosen: set[str]) -> None:
         if isinstance(leaf, str):
             unreadable += 1
             continue
-        if not leaf.heldout:
-            empty += 1
-            continue
         taken += 1
         plan.groups.append(Group("regression", path, leaf.kind))
-        examples = sorted(leaf.heldout, key=lambda e: rank_key(REGRESSION_SAMPLE, path, e.question))
-        _qa(plan, "regression", leaf, examples[:REGRESSION_PER_LEAF], pool)
-    if empty:
-        plan.skipped.append(
-            Skip(
-                "regression",
-                REGRESSION_SAMPLE,
-                "qa",
-                empty,
-                "untouched leaves with no held-out Q&A",
-            )
-        )
+        _held_out(plan, "regression", leaf, pool, facts)
     if unreadable:
         plan.skipped.append(
             Skip("regression", REGRESSION_SAMPLE, "leaf", unreadable, "invalid or unreadable leaf")
@@ -210,6 +209,9 @@ def general_items(name: str = GENERAL_SET) -> list[Item]:
         options, correct = shuffle_options(rank_key(name, row["id"]), row["answer"], row["wrong"])
         q = row["question"]
         items.append(
-            Item("regression", name, "qa", q, q, row["answer"], q, options, correct, short=True)
-        )
+            Item(
+                "regression", name, "qa", q, q, row["answer"], q, options, correct,
+                short=True, origin="general", source=f"general:{row['id']}",
+            )
+        )  # fmt: skip
     return items

@@ -26,6 +26,21 @@ PAIRS = [
     ("bright", "dark"),
     ("happy", "sad"),
     ("open", "closed"),
+    ("fast", "slow"),
+    ("hard", "soft"),
+    ("high", "low"),
+    ("inside", "outside"),
+    ("long", "short"),
+    ("near", "far"),
+    ("old", "young"),
+    ("rich", "poor"),
+    ("sharp", "blunt"),
+    ("thick", "thin"),
+    ("tight", "loose"),
+    ("wet", "dry"),
+    ("wild", "tame"),
+    ("first", "last"),
+    ("clean", "dirty"),
 ]
 TOWN = """# The town of Amberly
 
@@ -61,7 +76,7 @@ def antonyms_doc(pairs: list[tuple[str, str]] = PAIRS) -> dict:
 
 
 def write_taxonomy(root: Path) -> dict[str, Path]:
-    """Four leaves: a 15-example skill (3 held out), its 5-example sibling (1 held out), a
+    """Four leaves: a 30-example skill (6 held out), its 5-example sibling (1 held out), a
     3-example skill (invalid: skills need 5) and a knowledge leaf with a document."""
     leaves = {
         "compositional_skills/linguistics/antonyms": antonyms_doc(),
@@ -144,7 +159,7 @@ def tiny_tuned(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         for a, b in PAIRS
     ]
     kept, heldout = split(leaf, seeds)
-    assert len(heldout) == 3
+    assert len(heldout) == 6
     return finetune(
         tiny_base, tmp_path_factory.mktemp("bench-tuned"), [(s.question, s.answer) for s in kept]
     )

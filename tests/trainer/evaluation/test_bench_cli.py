@@ -37,10 +37,9 @@ def bench(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[i
     return code, json.loads(out) if code in (0, 3) else {"stderr": err}
 
 
-def metric(doc: dict, path: str, name: str, suite: str = "branch") -> dict:
+def primary(doc: dict, path: str, suite: str = "branch") -> dict:
     [leaf] = [g for g in doc["leaves"] if g["path"] == path and g["suite"] == suite]
-    [m] = [d for d in leaf["metrics"] if d["metric"] == name]
-    return m
+    return dict(leaf["primary"])
 
 
 def test_finetuned_leaf_has_lower_nll_than_base(
@@ -55,17 +54,19 @@ def test_finetuned_leaf_has_lower_nll_than_base(
     args = ["--base-model", f"hf:{tiny_base}", "--model", f"hf:{tiny_tuned}", "--out", str(out)]
     code, doc = bench(repo, capsys, f"taxonomy/{ANTONYMS}", *args)
     assert code == 0
-    nll = metric(doc, ANTONYMS, "nll")
-    assert nll["n"] == 3 and nll["delta"] < 0 and nll["candidate"] < nll["base"]
-    assert nll["ci"][1] < 0 and nll["verdict"] == "improved"
-    assert doc["schema"] == "taxonomy-bot/benchmark-report/v1"
+    nll = primary(doc, ANTONYMS)
+    assert nll["n"] == 6 and nll["delta"] < 0 and nll["candidate"] < nll["reference"]
+    assert nll["method"] == "sign-flip exact" and nll["verdict"] == "improved"
+    assert nll["ci"][1] < 0 and nll["p_adjusted"] <= 0.05
+    assert doc["schema"] == "taxonomy-bot/benchmark-report/v2"
+    assert doc["provenance"]["heldout_version"] == "heldout-v1"
     assert {f.name for f in out.iterdir()} >= {"report.json", "report.md", "deltas.png"}
     assert json.loads((out / "report.json").read_text())["leaves"] == doc["leaves"]
     assert (out / "deltas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "report.md").read_text()
     assert md.startswith(MARKER + "\n**Benchmark** ")
-    assert f"`{ANTONYMS}` | nll ↓ |" in md and "🟢" in md
-    suites = {s["name"]: s for s in doc["suites"]}
+    assert f"| `{ANTONYMS}` | 6 |" in md and "🟢 improved" in md
+    suites = {s["suite"]: s for s in doc["suites"]}
     assert set(suites) == {"branch", "regression"}
     assert {g["path"] for g in doc["leaves"] if g["suite"] == "regression"} >= {"general-v1"}
     assert doc["base"]["items_scored"] == doc["summary"]["items"]
@@ -86,21 +87,19 @@ def test_finetuned_leaf_has_lower_nll_than_base(
     assert {"suite": "branch", "metric": "nll"}.items() <= worse["failures"][0].items()
     md = (out / "report.md").read_text()
     assert "❌ **failed**" in md.splitlines()[1]
-    first_rows = [ln for ln in md.splitlines() if ln.startswith("| ") and "→" in ln]
-    assert "🔴" in first_rows[1]  # regressions first (after the header)
-    code, _ = bench(
-        repo,
-        capsys,
-        f"taxonomy/{ANTONYMS}",
-        *swapped,
-        "--max-regression",
-        "nll=inf",
-        "--max-regression",
-        "mc_acc=inf",
-        "--max-regression",
-        "rouge_l=inf",
-    )
+    rows = [ln for ln in md.splitlines() if ln.startswith(f"| `{ANTONYMS}`")]
+    assert "🔴 regressed" in rows[0]
+    code, _ = bench(repo, capsys, f"taxonomy/{ANTONYMS}", *swapped, "--max-regression", "nll=inf")
     assert code == 0
+
+    # with the model it replaces as the reference, the base is reported beside it
+    code, third = bench(
+        repo, capsys, f"taxonomy/{ANTONYMS}", *args, "--previous-model", f"hf:{tiny_tuned}"
+    )
+    assert code == 0 and third["previous"]["spec"] == f"hf:{tiny_tuned}"
+    assert primary(third, ANTONYMS)["delta"] == 0  # the same model as the reference
+    [leaf] = [g for g in third["leaves"] if g["path"] == ANTONYMS and g["suite"] == "branch"]
+    assert leaf["vs_base"]["delta"] == pytest.approx(nll["delta"])
 
 
 def test_judge_suite_reports_its_parse_failure_rate(
@@ -125,12 +124,11 @@ def test_judge_suite_reports_its_parse_failure_rate(
     )
     assert code == 0
     judge = doc["judge"]
-    assert judge["answers_rated"] == {"base": 3, "candidate": 3}
+    assert judge["answers_rated"] == {"reference": 6, "candidate": 6}
     # a random model cannot write "[[N]]": every reply is a parse failure, and says so
-    assert judge["parse_failures"] == {"base": 3, "candidate": 3}
-    assert judge["parse_failure_rate"] == {"base": 1.0, "candidate": 1.0}
-    assert all("judge" in i["base"] for i in doc["items"] if i["suite"] == "branch")
-    assert [s["name"] for s in doc["suites"]] == ["branch", "judge"]
+    assert judge["parse_failures"] == {"reference": 6, "candidate": 6}
+    assert judge["parse_failure_rate"] == {"reference": 1.0, "candidate": 1.0}
+    assert all("judge" in i for i in doc["items"] if i["suite"] == "branch")
 
 
 def test_changed_leaves_against_a_base_ref(
@@ -166,7 +164,7 @@ def test_changed_leaves_against_a_base_ref(
         "leaves": [f"taxonomy/{ANTONYMS}/qna.yaml"],
     }
     assert {g["path"] for g in doc["leaves"] if g["suite"] == "branch"} == {ANTONYMS}
-    # untouched leaves form the regression sample
+    # untouched leaves form the regression suite
     assert {g["path"] for g in doc["leaves"] if g["suite"] == "regression"} == {
         "compositional_skills/linguistics/synonyms",
         "knowledge/places/amberly",
@@ -182,8 +180,8 @@ def test_changed_leaves_against_a_base_ref(
         (["--model", "embedded", "docs"], "no leaves"),
         (["--model", "embedded", "--base-ref", "main"], "--base-ref needs --changed"),
         (["--model", "embedded", "--changed"], "not inside a git repository"),
-        (["--model", "embedded", "--max-regression", "bleu=1"], "expected METRIC=X"),
-        (["--model", "embedded", "--max-regression", "nll=-1"], "must be >= 0"),
+        (["--model", "embedded", "--max-regression", "bleu=1"], "expected nll=X"),
+        (["--model", "embedded", "--max-regression", "nll=-1"], "expected nll=X with X >= 0"),
         (["--model", "embedded", "--resamples", "0"], "--resamples must be >= 1"),
     ],
 )
@@ -265,6 +263,6 @@ def test_embedded_model_on_the_starter_leaf(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    nll = metric(doc, ANTONYMS, "nll")
-    assert nll["delta"] == 0 and 0 < nll["base"] < 5  # a real model: a sane NLL
+    nll = primary(doc, ANTONYMS)
+    assert nll["delta"] == 0 and 0 < nll["reference"] < 5  # a real model: a sane NLL
     assert doc["candidate"]["items_scored"] == 0  # same fingerprint: scored once

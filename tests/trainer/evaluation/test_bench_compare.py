@@ -4,6 +4,7 @@ the checkpoint chooser's pure part."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,32 +23,105 @@ DOC = Item("branch", "leaf/a", "doc_mc", "A _____ b", "P", "A x b", "P", ("A x b
 def test_item_metrics_by_hand() -> None:
     s = ItemScores(-6.0, 3, (-2.0, -5.0), "Yes, it is.")
     # nll 6/3; options: "no" -1.0/byte, "yes it is" -5/9 per byte -> option 1 (right)
-    assert item_metrics(QA, s) == {"nll": 2.0, "mc_acc": 1.0, "rouge_l": 1.0}
+    assert item_metrics(QA, s) == {"nll": 2.0, "mc_acc": 1.0, "rouge_l": 1.0, "exact": 1.0}
     # document options compare raw sums: -3 beats -4 even though the first is shorter
     assert item_metrics(DOC, ItemScores(None, 0, (-3.0, -4.0))) == {"doc_mc_acc": 1.0}
     assert item_metrics(DOC, ItemScores(None, 0, (-5.0, -4.0))) == {"doc_mc_acc": 0.0}
     assert item_metrics(QA, ItemScores(-1.0, 1)) == {"nll": 1.0}  # nothing else scored
+    twin = replace(QA, placebo="no it is not")
+    assert item_metrics(twin, ItemScores(-1.0, 1, placebo_logprob=-8.0, placebo_tokens=4)) == {
+        "nll": 1.0,
+        "placebo_nll": 2.0,
+    }
 
 
-def test_deltas_verdicts_and_the_failing_threshold() -> None:
-    items = [Item("regression", "general-v1", "qa", f"q{i}", f"q{i}", "a", None) for i in range(5)]
-    base = {i.id: ItemScores(-1.0 * (k + 1), 1) for k, i in enumerate(items)}
-    worse = {i.id: ItemScores(-1.0 * (k + 1) - 0.1, 1) for k, i in enumerate(items)}
+def items(n: int, suite: str = "regression", group: str = "general-v1") -> list[Item]:
+    return [Item(suite, group, "qa", f"q{i}", f"q{i}", "a", source=f"s{i}") for i in range(n)]
+
+
+def scores(found: list[Item], shift: float) -> dict[str, ItemScores]:
+    return {i.id: ItemScores(-1.0 * (k + 1) - shift, 1) for k, i in enumerate(found)}
+
+
+def test_the_primary_metric_decides_and_fails_past_the_limit() -> None:
+    found = items(8)
     groups = [Group("regression", "general-v1", "general")]
-    collected = collect(items, base, worse)
-    result = compare(groups, collected, StatSettings(), {"regression": 5})
+    collected = collect(found, scores(found, 0.0), scores(found, 0.1))
+    result = compare(groups, collected, StatSettings())
     [suite] = result.suites
-    [nll] = suite.deltas
-    assert nll.delta == pytest.approx(0.1) and nll.verdict == "regressed"
-    assert nll.ci == pytest.approx((0.1, 0.1))
+    assert suite.primary is not None and suite.primary.test.delta == pytest.approx(0.1)
+    assert suite.verdict == "regressed" and suite.primary.test.method == "sign-flip exact"
     assert [(f.suite, f.metric) for f in result.failures] == [("regression", "nll")]
     lenient = StatSettings(max_regression={"nll": 0.2})
-    assert compare(groups, collected, lenient, {"regression": 5}).failures == []
+    assert compare(groups, collected, lenient).failures == []
     never = StatSettings(max_regression={"nll": math.inf})
-    assert compare(groups, collected, never, {"regression": 5}).failures == []
-    better = compare(groups, collect(items, worse, base), StatSettings(), {"regression": 5})
+    assert compare(groups, collected, never).failures == []
+    better = compare(groups, collect(found, scores(found, 0.1), scores(found, 0.0)), StatSettings())
     assert better.suites[0].verdict == "improved" and better.failures == []
     assert better.groups[0].name == "general-v1" and better.groups[0].kind == "general"
+
+
+def test_a_change_inside_the_noise_band_is_no_change() -> None:
+    found = items(8)
+    collected = collect(found, scores(found, 0.0), scores(found, 0.1))
+    groups = [Group("regression", "general-v1", "general")]
+    banded = StatSettings(noise={"suite:nll": (-0.15, 0.15), "leaf:nll": (-0.15, 0.15)})
+    result = compare(groups, collected, banded)
+    assert result.suites[0].verdict == "no significant change" and result.failures == []
+    assert "noise band" in (result.suites[0].primary.reason if result.suites[0].primary else "")
+    assert result.groups[0].verdict == "no significant change"
+
+
+def test_too_few_items_say_so_and_descriptive_metrics_never_decide() -> None:
+    few = items(3, "branch", "leaf/a")
+    collected = collect(few, scores(few, 0.0), scores(few, 1.0))
+    result = compare([Group("branch", "leaf/a", "skill")], collected, StatSettings())
+    [group] = result.groups
+    assert group.verdict == "too few items" and "3" in (
+        group.primary.reason if group.primary else ""
+    )
+    mc = [replace(QA, question=f"Q{i}?", prompt=f"Q{i}?", mc_prompt=f"Q{i}?") for i in range(9)]
+    right = {i.id: ItemScores(-1.0, 1, (-9.0, -1.0)) for i in mc}
+    wrong = {i.id: ItemScores(-1.0, 1, (-1.0, -9.0)) for i in mc}
+    result = compare(
+        [Group("branch", "leaf/a", "skill")], collect(mc, right, wrong), StatSettings()
+    )
+    [group] = result.groups
+    [acc] = [t for t in group.descriptive if t.metric == "mc_acc"]
+    assert acc.delta == -1.0 and group.verdict == "no significant change"  # nll unchanged
+
+
+def test_placebo_difference_in_differences() -> None:
+    twins = [
+        Item("branch", "knowledge/a", "qa", f"q{i}", f"q{i}", "a", origin="fact",
+             source=f"s{i}", placebo="b")
+        for i in range(12)
+    ]  # fmt: skip
+    before = {i.id: ItemScores(-2.0, 1, placebo_logprob=-2.0, placebo_tokens=1) for i in twins}
+    # form only: both answers become likelier alike
+    form = {i.id: ItemScores(-1.0, 1, placebo_logprob=-1.0, placebo_tokens=1) for i in twins}
+    facts = {
+        i.id: ItemScores(-1.0, 1, placebo_logprob=-2.0 + 0.01 * k, placebo_tokens=1)
+        for k, i in enumerate(twins)
+    }
+    group = [Group("branch", "knowledge/a", "knowledge")]
+    same = compare(group, collect(twins, before, form), StatSettings()).groups[0]
+    assert same.verdict == "improved" and same.placebo is not None
+    assert same.placebo.test.delta == pytest.approx(0.0)
+    assert same.placebo.verdict == "no significant change"
+    learnt = compare(group, collect(twins, before, facts), StatSettings()).groups[0]
+    assert learnt.placebo is not None and learnt.placebo.verdict == "improved"
+    assert learnt.placebo.test.delta < -0.9
+
+
+def test_previous_model_is_the_reference_and_the_base_is_reported_beside_it() -> None:
+    found = items(8, "branch", "leaf/a")
+    base, previous, candidate = scores(found, 0.5), scores(found, 0.0), scores(found, 0.1)
+    collected = collect(found, previous, candidate, base)
+    [group] = compare([Group("branch", "leaf/a", "skill")], collected, StatSettings()).groups
+    assert group.primary is not None and group.primary.test.delta == pytest.approx(0.1)
+    assert group.verdict == "regressed"  # vs the model it replaces
+    assert group.vs_base is not None and group.vs_base.delta == pytest.approx(-0.4)
 
 
 @pytest.mark.parametrize(

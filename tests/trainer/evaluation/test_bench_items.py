@@ -12,7 +12,7 @@ from tests.conftest import dump
 from tests.trainer.evaluation.conftest import TOWN, antonyms_doc, write_taxonomy
 from trainer.evaluation.cloze import cloze_items, document_sentences, terms
 from trainer.evaluation.items import pick_distractors, shuffle_options
-from trainer.evaluation.suites import GENERAL_SET, REGRESSION_PER_LEAF, build, general_items
+from trainer.evaluation.suites import GENERAL_SET, build, general_items
 from trainer.leaves import Document, LeafData, SeedExample
 
 
@@ -44,25 +44,36 @@ def test_suites_of_a_small_taxonomy(repo: Path) -> None:
     plan = plan_for(repo, "antonyms", "tiny", "amberly", doc_mc_per_leaf=50)
     branch = [i for i in plan.items if i.suite == "branch"]
     ant = [i for i in branch if i.group.endswith("antonyms")]
-    assert len(ant) == 3 and all(i.type == "qa" and i.has_mc for i in ant)
+    assert len(ant) == 6 and all(i.type == "qa" and i.has_mc and i.origin == "seed" for i in ant)
     for item in ant:  # distractors are other antonym answers; the reference is among options
         assert item.options[item.correct] == item.answer and len(set(item.options)) == 4
         assert all(o.startswith("The opposite of") for o in item.options)
+        assert item.placebo is None  # no placebo for skills
     know = [i for i in branch if i.group.endswith("amberly")]
-    qa = [i for i in know if i.type == "qa"]
-    assert len(qa) == 3 and all(i.prompt.startswith("Context:\n") for i in qa)
-    assert all(i.mc_prompt == i.question for i in qa)  # knowledge MC is closed-book
-    docs = [i for i in know if i.type == "doc_mc"]
-    assert docs and all(i.metrics == ("doc_mc_acc",) for i in docs)
+    seeds = [i for i in know if i.origin == "seed"]
+    assert seeds and all(i.prompt == i.question for i in seeds)  # closed-book
+    assert all(i.mc_prompt == i.question for i in seeds)
+    # these synthetic Q&A repeat word runs: a held-out one sharing 8 words with a kept one
+    # would be learnt verbatim, so it is dropped, and counted
+    overlap = [s for s in plan.skipped if s.group.endswith("amberly") and "8-gram" in s.reason]
+    assert len(seeds) + sum(s.count for s in overlap if s.reason.startswith("seed")) == 3
+    facts = [i for i in know if i.origin == "fact"]
+    assert facts and all(
+        i.question.startswith('Fill in the blank about "The town of') for i in facts
+    )
+    assert all(i.answer in TOWN and i.placebo and i.placebo != i.answer for i in facts)
+    assert all(i.source.startswith("doc:documents/town.md#") for i in facts)
+    memo = [i for i in plan.items if i.suite == "memorization"]
+    assert memo and all(i.type == "doc_mc" and i.metrics == ("doc_mc_acc",) for i in memo)
     skipped = {(s.group.rsplit("/", 1)[-1], s.what): s for s in plan.skipped}
     assert "[schema]" in skipped[("tiny", "leaf")].reason  # invalid (3 examples): counted
     assert not any(i.group.endswith("tiny") for i in plan.items)
-    assert skipped[("amberly", "doc_mc")].count == 50 - len(docs)  # the shortfall is counted
+    assert skipped[("amberly", "doc_mc")].count == 50 - len(memo)  # the shortfall is counted
     regression = [i for i in plan.items if i.suite == "regression"]
     groups = {i.group for i in regression}
     assert groups == {"compositional_skills/linguistics/synonyms", GENERAL_SET}
-    assert sum(i.group.endswith("synonyms") for i in regression) <= REGRESSION_PER_LEAF
-    assert len({i.id for i in plan.items}) == len(plan.items)
+    assert sum(i.group.endswith("synonyms") for i in regression) == 1  # every held-out item
+    assert len({(i.suite, i.id) for i in plan.items}) == len(plan.items)
 
 
 def test_items_are_deterministic_and_content_addressed(repo: Path, tmp_path: Path) -> None:
@@ -74,7 +85,7 @@ def test_items_are_deterministic_and_content_addressed(repo: Path, tmp_path: Pat
     leaf.write_text(dump(doc))
     again = plan_for(repo, "antonyms", "amberly")
     assert sorted(i.id for i in first.items) == sorted(i.id for i in again.items)
-    # a new untouched leaf adds to the regression sample without changing the rest
+    # a new untouched leaf adds to the regression suite without changing the rest
     other = tmp_path / "other"
     write_taxonomy(other)
     (other / "taxonomy/compositional_skills/linguistics/antonyms/qna.yaml").write_text(dump(doc))

@@ -1,0 +1,304 @@
+"""The continual-learning benchmark: merge the starter leaves one at a time through the real
+retrain path and record what each merge does to every leaf.
+
+    .venv/bin/python benchmarks/continual.py                        # laptop profile, 6 merges
+    .venv/bin/python benchmarks/continual.py --leaves 9 --variants replay,no-replay,joint
+    BOT_CONFIG=runners/bot.gpu.yaml .venv/bin/python benchmarks/continual.py --leaves 9 \
+        --out benchmarks/results/continual-gpu                       # the GPU profile
+
+For each variant, a workspace whose taxonomy starts empty gets one leaf per merge (knowledge
+and skills alternating); each merge runs generate and the retrain stage (bot/stages/), which
+continues from the last model:
+
+- replay: the profile as it is (new leaves plus a replay sample of earlier ones);
+- no-replay: replay_ratio and knowledge_replay_ratio 0 (new leaves only);
+- joint: one retrain from the base model on every leaf at once, after the last merge: what
+  training on everything together reaches, the reference for the others.
+
+After each merge the model is scored on every leaf's held-out items (trainer/evaluation/:
+merged and future leaves alike), with NLL per token as the metric. With
+a[i][j] = NLL_base(j) - NLL(model after merge i, leaf j), the gain over the base model
+(higher is better), the accuracy matrix R = a gives (Lopez-Paz & Ranzato 2017; Chaudhry
+et al. 2018):
+
+- average gain ACC = mean_j a[T][j] after the last merge T;
+- backward transfer BWT = mean_{j<T} (a[T][j] - a[j][j]): below zero, earlier leaves lost
+  what their own merge gave them (forgetting);
+- forgetting F = mean_{j<T} (max_{i<T} a[i][j] - a[T][j]);
+- plasticity P = mean_j a[j][j]: what a merge gives its own leaf.
+
+Intervals: 95% percentile intervals from resampling each leaf's items (the same resample for
+every model, so the comparison stays paired), 2,000 times. Beside them, the A/A noise band of
+one leaf (bot.yaml evaluate.noise_band) where one is measured. Writes `<out>.json` and
+`<out>.png` (one heatmap of a per variant) and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.stages.benchmark import BenchmarkRequest, benchmark  # noqa: E402
+from bot.stages.generate import GenerateRequest, generate  # noqa: E402
+from bot.stages.train import RetrainRequest, retrain  # noqa: E402
+from bot.workspace import Workspace  # noqa: E402
+from trainer.evaluation.noise import NoiseError, load_bands  # noqa: E402
+
+VARIANTS = ("replay", "no-replay", "joint")
+
+
+def leaf_order(n: int) -> list[str]:
+    """The starter leaves, knowledge and skills alternating, in a fixed order."""
+    ws = Workspace.open(ROOT)
+    paths = sorted(str(f.parent.relative_to(ws.taxonomy)) for f in ws.leaf_files())
+    knowledge = [p for p in paths if p.startswith("knowledge/")]
+    skills = [p for p in paths if not p.startswith("knowledge/")]
+    mixed = [p for pair in zip(knowledge, skills, strict=False) for p in pair]
+    mixed += [p for p in paths if p not in mixed]
+    return mixed[:n]
+
+
+def variant_workspace(out: Path, name: str, store: Path) -> Workspace:
+    """An empty taxonomy with this repository's settings; one generation store for all."""
+    root = out / name / "repo"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "taxonomy").mkdir(parents=True)
+    profile = os.environ.get("BOT_CONFIG")
+    shutil.copy(ROOT / (profile or "bot.yaml"), root / "bot.yaml")
+    work = out / name / "work"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    store.mkdir(parents=True, exist_ok=True)
+    (work / "generate").symlink_to(store, target_is_directory=True)
+    return Workspace.open(root, work=work)
+
+
+def merge(ws: Workspace, leaf: str) -> None:
+    shutil.copytree(ROOT / "taxonomy" / leaf, ws.taxonomy / leaf)
+    done = generate(ws, GenerateRequest())
+    if done.failed:
+        raise SystemExit(f"generation failed: {done.failed[0].path}: {done.failed[0].reason}")
+
+
+def no_replay(ws: Workspace) -> Workspace:
+    mix = dataclasses.replace(ws.config.mix, replay_ratio=0.0, knowledge_replay_ratio=0.0)
+    return dataclasses.replace(ws, config=dataclasses.replace(ws.config, mix=mix))
+
+
+def score(evaluator: Workspace, model: Path, base: str, name: str) -> dict[str, dict[str, float]]:
+    """Every leaf's items: item id -> {"leaf", "model", "base"} NLL per token."""
+    req = BenchmarkRequest(
+        model=f"hf:{model}",
+        base_model=base,
+        out=evaluator.layout.work / "reports" / name,
+        regression=False,
+        general=False,
+        answers=False,
+    )
+    doc = benchmark(evaluator, req).doc
+    items = {}
+    for item in doc["items"]:
+        if item["suite"] == "branch" and "nll" in item["candidate"] and "nll" in item["base"]:
+            items[item["id"]] = {
+                "leaf": item["group"],
+                "model": item["candidate"]["nll"],
+                "base": item["base"]["nll"],
+            }
+    return items
+
+
+def run_variant(
+    name: str, order: list[str], out: Path, store: Path, base: str, evaluator: Workspace
+) -> list[dict[str, dict[str, float]]]:
+    """Scores after each merge (the joint variant: only after the last)."""
+    ws = variant_workspace(out, name, store)
+    ws = no_replay(ws) if name == "no-replay" else ws
+    rows = []
+    for i, leaf in enumerate(order):
+        merge(ws, leaf)
+        if name == "joint" and i < len(order) - 1:
+            continue
+        req = RetrainRequest(base_model=base)
+        if name == "joint":
+            req = dataclasses.replace(req, start=base, new_leaves=tuple(order), update_replay=False)
+        trained = retrain(ws, req)
+        print(f"{name}: merge {i + 1}/{len(order)} ({leaf}): {trained.model}", flush=True)
+        rows.append(score(evaluator, trained.model, base, f"{name}-{i + 1}"))
+    return rows
+
+
+def matrix(rows: list[dict[str, dict[str, float]]], leaves: list[str], pick: Any = None) -> Any:
+    """a[i][j]: the base's NLL minus the model's, leaf j's items after merge i (resampled)."""
+    a = np.full((len(rows), len(leaves)), np.nan)
+    for i, items in enumerate(rows):
+        for j, leaf in enumerate(leaves):
+            ids = sorted(k for k, v in items.items() if v["leaf"] == leaf)
+            if pick is not None:
+                ids = [ids[k] for k in pick[leaf]] if ids else []
+            if ids:
+                a[i, j] = np.mean([items[k]["base"] - items[k]["model"] for k in ids])
+    return a
+
+
+def summary(a: Any) -> dict[str, float]:
+    t = a.shape[0] - 1
+    if a.shape[0] == 1:  # joint: one row, after the last merge
+        return {"ACC": float(np.nanmean(a[0]))}
+    diag = np.array([a[j, j] for j in range(t + 1)])
+    earlier = range(t)
+    return {
+        "ACC": float(np.nanmean(a[t])),
+        "BWT": float(np.nanmean([a[t, j] - a[j, j] for j in earlier])),
+        "forgetting": float(np.nanmean([np.nanmax(a[j:t, j]) - a[t, j] for j in earlier])),
+        "plasticity": float(np.nanmean(diag)),
+    }
+
+
+def intervals(
+    rows: list[dict[str, dict[str, float]]], leaves: list[str], seed: int = 0
+) -> dict[str, list[float]]:
+    """95% percentile intervals of the summary, resampling each leaf's items."""
+    rng = np.random.default_rng(seed)
+    sizes = {leaf: sum(1 for v in rows[0].values() if v["leaf"] == leaf) for leaf in leaves}
+    draws: dict[str, list[float]] = {}
+    for _ in range(2000):
+        pick = {
+            leaf: rng.integers(0, n, n) if n else np.array([], int) for leaf, n in sizes.items()
+        }
+        for key, value in summary(matrix(rows, leaves, pick)).items():
+            draws.setdefault(key, []).append(value)
+    return {
+        k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for k, v in draws.items()
+    }
+
+
+def heatmap(results: dict[str, Any], leaves: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [v for v in results if results[v]["matrix"]]
+    fig, axes = plt.subplots(
+        1, len(shown), figsize=(4.2 * len(shown) + 1, 0.45 * len(leaves) + 2.2), squeeze=False
+    )
+    values = [x for v in shown for row in results[v]["matrix"] for x in row if x is not None]
+    lim = max(abs(min(values)), abs(max(values))) if values else 1.0
+    for ax, name in zip(axes[0], shown, strict=True):
+        a = np.array([[np.nan if x is None else x for x in row] for row in results[name]["matrix"]])
+        im = ax.imshow(a, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks(range(len(leaves)))
+        ax.set_xticklabels(
+            [leaf.rsplit("/", 1)[-1] for leaf in leaves], rotation=60, ha="right", fontsize=7
+        )
+        ax.set_yticks(range(a.shape[0]))
+        ax.set_yticklabels(
+            ["after all (joint)"]
+            if a.shape[0] == 1
+            else [f"after merge {i + 1}" for i in range(a.shape[0])],
+            fontsize=7,
+        )
+        for (i, j), x in np.ndenumerate(a):
+            if not np.isnan(x):
+                ax.text(j, i, f"{x:+.2f}", ha="center", va="center", fontsize=6)
+    fig.colorbar(im, ax=axes[0].tolist(), label="NLL gain over the base (nats/token)")
+    fig.suptitle(
+        "Continual learning: gain on each leaf's held-out items after each merge", fontsize=10
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--leaves", type=int, default=6, help="merges (one leaf each), at least 6")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--base-model", default="embedded")
+    p.add_argument("--work", type=Path, default=ROOT / ".bot" / "continual")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "continual-laptop")
+    args = p.parse_args()
+    variants = [v for v in args.variants.split(",") if v]
+    if unknown := set(variants) - set(VARIANTS):
+        p.error(f"unknown variant(s) {', '.join(sorted(unknown))}")
+    started = time.monotonic()
+    order = leaf_order(args.leaves)
+    work = args.work.absolute()
+    evaluator = Workspace.open(ROOT, work=work / "evaluate")
+    results: dict[str, Any] = {}
+    for name in variants:
+        t0 = time.monotonic()
+        rows = run_variant(name, order, work, work / "store", args.base_model, evaluator)
+        a = matrix(rows, order)
+        results[name] = {
+            "matrix": [[None if np.isnan(x) else round(float(x), 5) for x in row] for row in a],
+            "summary": summary(a),
+            "intervals": intervals(rows, order),
+            "seconds": round(time.monotonic() - t0, 1),
+        }
+    band = None
+    try:
+        bands = load_bands(ROOT / (Workspace.open(ROOT).config.evaluate.noise_band or ""))
+        band = bands.get("leaf:nll")
+    except (NoiseError, IsADirectoryError):
+        pass
+    doc = {
+        "measured": dt.date.today().isoformat(),
+        "command": " ".join(["benchmarks/continual.py", *sys.argv[1:]]),
+        "profile": os.environ.get("BOT_CONFIG") or "bot.yaml",
+        "base_model": args.base_model,
+        "leaves": order,
+        "metric": "gain = NLL_base - NLL_model per token on held-out items (higher is better)",
+        "noise_band_leaf_nll": list(band) if band else None,
+        "variants": results,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n")
+    heatmap(results, order, args.out.with_suffix(".png"))
+    report(doc)
+    return 0
+
+
+def report(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    merges = len(doc["leaves"])
+    table = Table(
+        title=f"continual learning, {merges} merges ({doc['measured']}, {doc['profile']})"
+    )
+    for col in ("variant", "ACC", "BWT", "forgetting", "plasticity", "time"):
+        table.add_column(col)
+    for name, r in doc["variants"].items():
+        cells = []
+        for key in ("ACC", "BWT", "forgetting", "plasticity"):
+            if key in r["summary"]:
+                lo, hi = r["intervals"][key]
+                cells.append(f"{r['summary'][key]:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            else:
+                cells.append("-")
+        table.add_row(name, *cells, f"{r['seconds']:.0f} s")
+    console = Console()
+    console.print(table)
+    if doc["noise_band_leaf_nll"]:
+        console.print(f"one leaf's A/A noise band: ±{doc['noise_band_leaf_nll'][1]:.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
