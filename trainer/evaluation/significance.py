@@ -198,8 +198,8 @@ def _check_settings(seed: int, resamples: int, exact_up_to: int, confidence: flo
         raise ValueError(f"seed must be a non-negative integer, not {seed}")
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, not {resamples}")
-    if not 0 <= exact_up_to <= MAX_EXACT:
-        raise ValueError(f"exact_up_to must be within 0..{MAX_EXACT}, not {exact_up_to}")
+    if not 1 <= exact_up_to <= MAX_EXACT:  # the bootstrap needs 2 sources for a spread
+        raise ValueError(f"exact_up_to must be within 1..{MAX_EXACT}, not {exact_up_to}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
 
@@ -369,12 +369,13 @@ def decide(
     for test in tests:
         if test.metric not in better:
             raise ValueError(f"{test.metric}: no direction (lower/higher is better) given")
-    testable = [i for i, t in enumerate(tests) if t.p is not None and t.min_p is not None]
-    floor = _holm([tests[i].min_p or 1.0 for i in testable], alpha)
-    feasible = [i for i, ok in zip(testable, floor[0], strict=True) if ok]
-    best = dict(zip(testable, floor[1], strict=True))
-    reject, adjusted = _holm([tests[i].p or 1.0 for i in feasible], alpha)
-    outcome = {i: (bool(r), float(a)) for i, r, a in zip(feasible, reject, adjusted, strict=True)}
+    # (index, p, min_p) of the tests that ran; min_p decides feasibility, p the verdict
+    ran = [(i, t.p, t.min_p) for i, t in enumerate(tests) if t.p is not None and t.min_p]
+    can_pass, best_p = _holm([min_p for _, _, min_p in ran], alpha)
+    best = {i: b for (i, _, _), b in zip(ran, best_p, strict=True)}
+    feasible = [(i, p) for (i, p, _), ok in zip(ran, can_pass, strict=True) if ok]
+    reject, adjusted = _holm([p for _, p in feasible], alpha)
+    outcome = {i: (r, a) for (i, _), r, a in zip(feasible, reject, adjusted, strict=True)}
     decisions = []
     for i, test in enumerate(tests):
         if i in outcome:
@@ -383,7 +384,7 @@ def decide(
             reason = _tested(test, p_adj, len(feasible), alpha, rejected)
             decisions.append(Decision(test, p_adj, verdict, reason))
         else:
-            reason = _too_few(test, best.get(i), len(testable), alpha)
+            reason = _too_few(test, best.get(i), len(ran), alpha)
             decisions.append(Decision(test, None, "too few items", reason))
     return decisions
 

@@ -216,6 +216,8 @@ def test_seeded_and_deterministic() -> None:
     assert other.ci != first.ci and other.delta == first.delta
     small = list(np.random.default_rng(2).normal(0.2, 1, 12))
     assert run(small, seed=1) == run(small, seed=2)  # exact: no randomness
+    assert run(small, exact_up_to=11).method == "cluster bootstrap"
+    assert run(small, exact_up_to=11, seed=1) != run(small, exact_up_to=11, seed=2)
 
 
 # --- edge cases -----------------------------------------------------------------------------
@@ -256,7 +258,14 @@ def test_bad_input_is_a_clear_error() -> None:
         paired_test("nll", [1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match=r"^nll: 1 cluster labels for 2 items"):
         paired_test("nll", [1.0, 2.0], [1.0, 2.0], ["a"])
-    for kw in ({"seed": -1}, {"resamples": 0}, {"exact_up_to": 31}, {"confidence": 1.0}):
+    bad: list[dict[str, Any]] = [
+        {"seed": -1},
+        {"resamples": 0},
+        {"exact_up_to": 0},
+        {"exact_up_to": 31},
+        {"confidence": 1.0},
+    ]
+    for kw in bad:
         with pytest.raises(ValueError):
             run([1.0, 2.0], **kw)
     with pytest.raises(ValueError, match=r"^judge: no direction"):
