@@ -42,7 +42,7 @@ SPECS: dict[str, Spec] = {
         "the bot recorded it, before your comment",
     ),
     "retrain": Spec(Level.MAINTAIN, 0, "retrain the model with this PR's data (GPU)"),
-    "release": Spec(Level.MAINTAIN, 0, "release the current model from the base branch"),
+    "release": Spec(Level.MAINTAIN, 0, "release the current model from the default branch"),
     "help": Spec(Level.NONE, 0, "show this help"),
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One GPU machine as an ephemeral GitHub Actions runner, one job per registration.
 #
-# Runs as root (taxonomy-runner.service), which alone can read the long-lived
+# Runs as root (taxonomy-runner@.service), which alone can read the long-lived
 # registration credential (systemd's LoadCredential= copy, or TOKEN_FILE). For each job:
 #
 #   1. a fresh install folder under JOBS_ROOT, copied from the pristine runner in
