@@ -123,7 +123,8 @@ def read(client: Client, number: int, kind: str, login: str) -> str | None:
 
 
 def reply(client: Client, number: int, body: str) -> int:
-    """A plain (non-sticky) comment: the answer to a command."""
+    """A plain (non-sticky) comment: the answer to a command, capped at REPLY characters."""
+    body = cap(body, REPLY)
     return int(client.post(client.repo("issues", number, "comments"), {"body": body})["id"])
 
 
