@@ -73,6 +73,9 @@ class GithubConfig:
     retrain_workflow: str = "retrain.yml"
     release_workflow: str = "release.yml"
     retrain_on_push: bool = True  # a push to the default branch touching taxonomy/ retrains
+    pr_runner_group: str = "taxonomy-pr-gpu"  # org runner group of the `gpu` runners (doctor)
+    release_runner_group: str = "taxonomy-release"  # org runner group of `gpu-release`
+    release_environment: str = "release"  # release.yml's environment: must need a reviewer
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="check a runner: Python, packages, GPU, disk, caches, GitHub token and API",
         description="Run every check and print a pass/warn/fail report. Exit 0 when nothing "
         "failed, 1 otherwise, 2 on usage errors. Env: BOT_CACHE, GITHUB_REPOSITORY, "
-        "GITHUB_TOKEN (never printed), GITHUB_API_URL.",
+        "GITHUB_TOKEN (never printed), GITHUB_API_URL; with --runner the runner's "
+        "BOT_RUNNER_ROLE, BOT_RUNNER_KIND, BOT_RUNNER_DIR, BOT_STATE, BOT_PUBLISHED, "
+        "BOT_RELEASE_PATHS.",
     )
     p.add_argument("--work", type=Path, metavar="DIR", help="work folder (default .bot/)")
     p.add_argument("--cache", type=Path, metavar="DIR", help="model cache (default $BOT_CACHE)")
@@ -33,6 +35,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=ACCESS,
         default="read",
         help="the least repository access the token must have (default read)",
+    )
+    p.add_argument(
+        "--runner",
+        choices=("pr", "release"),
+        help="inside a job on a self-hosted runner: it must be this kind, and isolated as "
+        "docs/security.md says (state, release volume, credentials, installation)",
+    )
+    p.add_argument(
+        "--policy",
+        action="store_true",
+        help="check the repository's and organisation's security settings (an admin's token)",
     )
     p.add_argument("--timeout", type=float, default=5.0, metavar="S", help="per API request")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -59,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         github=args.github,
         token_access=Level[args.token_access.upper()],
         timeout=args.timeout,
+        runner=args.runner or "",
+        policy=args.policy,
     )
     results = run_checks(settings, os.environ)
     if args.format == "json":

@@ -17,16 +17,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-SUBCOMMANDS = (
-    "event",
-    "gate",
-    "post-validation",
-    "post-generation",
-    "post-benchmark",
-    "post-release",
-    "post-failure",
-)
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -40,6 +30,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = s.add_parser("gate", help="exit 0 only if GPU work may run for the PR's head")
     _pr(g)
     g.add_argument("--sha", help="the head SHA the caller was started for (must still be head)")
+    r = s.add_parser(
+        "release-gate",
+        help="exit 0 only if whoever started this release run maintains the repository",
+        description="Reads GITHUB_ACTOR and GITHUB_TRIGGERING_ACTOR (set by GitHub). A run "
+        "started by the bot must name the PR and the `/release` comment, which is read "
+        "through the API.",
+    )
+    r.add_argument("--pr", type=_number, metavar="N", help="the PR the /release came from")
+    r.add_argument("--comment", type=_number, metavar="ID", help="the /release comment's id")
     v = s.add_parser("post-validation", help="check run + annotations + sticky comment")
     _pr(v)
     v.add_argument("--sha", help="the commit validated (default: the PR's head)")
@@ -54,6 +53,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _pr(q)
         q.add_argument("--sha", default="", help="the commit the report is for")
         _input(q, what)
+        if name == "post-generation":
+            q.add_argument(
+                "--samples", type=Path, metavar="DIR", help="exported data: show a few Q&A"
+            )
     f = s.add_parser("post-failure", help="a short failure note in a topic's sticky comment")
     _pr(f)
     f.add_argument(
@@ -63,6 +66,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     f.add_argument("--detail", default="", help="one line saying what failed")
     f.add_argument("--artifact", default="bot-logs", help="the artifact holding the logs")
+
+
+def _number(text: str) -> int | None:
+    """An optional number: empty (an unset workflow input) is None."""
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:20]!r}")
+    return int(text)
 
 
 def _pr(p: argparse.ArgumentParser) -> None:
@@ -139,60 +151,41 @@ def _run(args: argparse.Namespace) -> int:
         payload = load_payload(client.env.event_path)
         return handle(client, client.env.event_name, payload, _say)
     client = connect()
-    if command == "gate":
+    if command in ("gate", "release-gate"):
         return _gate(client, args)
     text = _read(args.input) if command != "post-failure" else ""
     return _post(client, command, args, text)
 
 
 def _gate(client: Any, args: argparse.Namespace) -> int:
-    from bot.github import trust
-    from bot.github.settings import base_config
+    from bot.github import requester, trust
+    from bot.github.settings import default_config
 
-    pr = trust.pull_request(client, args.pr)
-    verdict = trust.gate(client, base_config(client, pr.base_ref), args.pr, args.sha)
+    cfg = default_config(client)
+    if args.gh_command == "gate":
+        verdict = trust.gate(client, cfg, args.pr, args.sha)
+    else:
+        who = requester.Actors(
+            os.environ.get("GITHUB_ACTOR", ""), os.environ.get("GITHUB_TRIGGERING_ACTOR", "")
+        )
+        verdict = requester.authorize(client, cfg, who, args.pr, args.comment)
     print(("allowed: " if verdict.allowed else "refused: ") + verdict.reason)
     return 0 if verdict.allowed else 1
 
 
 def _post(client: Any, command: str, args: argparse.Namespace, text: str) -> int:
-    from bot.github import checks, comments, render, trust
-    from bot.github.settings import base_config
+    from bot.github import post
 
-    pr = trust.pull_request(client, args.pr)
-    cfg = base_config(client, pr.base_ref)
-    login = client.login(cfg.bot_login)
     where = "stdin" if getattr(args, "input", "-") == "-" else args.input
     if command == "post-validation":
-        sha = args.sha or pr.head_sha
-        v = render.validation(render.load_json(text, where), where)
-        body = render.validation_markdown(v, sha, client.env.run_url)
-        published = checks.publish(
-            client, sha, args.check_name, v.conclusion, v.title, body, v.annotations,
-            client.env.run_url,
-        )  # fmt: skip
-        sticky = comments.upsert(client, pr.number, "validation", body, login)
-        print(
-            f"validation of {sha[:7]}: {v.title}; "
-            + (
-                f"check run {published.id} with {len(v.annotations)} annotation(s) "
-                f"in {published.calls} call(s)"
-                if published.kind == "check_run"
-                else "commit status (annotations only in the comment)"
-            )
-            + f"; comment {sticky.id}"
-        )
+        done = post.validation(client, args.pr, args.sha, text, where, args.check_name)
+        print(f"validation {done.detail}; comment {done.comment}")
         return 0
     if command == "post-failure":
-        what = {"validation": "Validation", "training": "Training"}.get(args.kind)
-        body = render.failure_markdown(
-            what or args.kind.capitalize(), client.env.run_url, args.detail, args.artifact
-        )
-        kind = args.kind
+        done = post.failure(client, args.pr, args.kind, args.detail, args.artifact)
     elif command == "post-generation":
-        body, kind = render.generation_markdown(text, where, args.sha), "generation"
+        done = post.generation(client, args.pr, args.sha, text, where, args.samples)
     else:
-        body, kind = comments.neutralize(text), command.removeprefix("post-")
-    sticky = comments.upsert(client, pr.number, kind, body, login)
-    print(f"{kind} comment {'created' if sticky.created else 'updated'}: {sticky.id}")
+        done = post.markdown(client, args.pr, command.removeprefix("post-"), text)
+    print(f"{done.kind} comment {'created' if done.created else 'updated'}: {done.comment}")
     return 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from bot.doctor import github, machine, state
+from bot.doctor import github, machine, policy, runner, state
 from bot.doctor.result import Result
 from bot.github.commands import Level
 
@@ -22,15 +22,20 @@ class Settings:
     github: bool = False  # a missing token or unreachable API is a failure
     token_access: Level = Level.READ
     timeout: float = 5.0
+    runner: str = ""  # "pr" or "release": check this runner's isolation from inside a job
+    policy: bool = False  # check the repository's and organisation's security settings
 
 
-def checks(s: Settings, environ: Mapping[str, str]) -> list[tuple[str, Callable[[], Result]]]:
+Check = Callable[[], Result | list[Result]]
+
+
+def checks(s: Settings, environ: Mapping[str, str]) -> list[tuple[str, Check]]:
     api = environ.get("GITHUB_API_URL") or github.DEFAULT_API
-    packages: list[tuple[str, Callable[[], Result]]] = [
+    packages: list[tuple[str, Check]] = [
         (f"package {module}", partial(machine.package, module, dist, extra, required))
         for module, (dist, extra, required) in machine.PACKAGES.items()
     ]
-    return [
+    found: list[tuple[str, Check]] = [
         ("python", machine.python_version),
         *packages,
         ("gpu", partial(machine.gpu, s.gpu)),
@@ -45,6 +50,11 @@ def checks(s: Settings, environ: Mapping[str, str]) -> list[tuple[str, Callable[
             partial(github.token_access, environ, s.token_access, s.timeout, s.github),
         ),
     ]
+    if s.runner:
+        found.append(("runner", partial(runner.checks, s.runner, environ)))
+    if s.policy:
+        found += policy.checks(environ, s.timeout)
+    return found
 
 
 def run_checks(s: Settings, environ: Mapping[str, str]) -> list[Result]:
@@ -52,11 +62,12 @@ def run_checks(s: Settings, environ: Mapping[str, str]) -> list[Result]:
     results = []
     for name, check in checks(s, environ):
         try:
-            result = check()
+            found = check()
         except Exception as exc:  # a bug in one check must not hide the others
             first = (str(exc).splitlines() or [""])[0]
-            result = Result(name, "fail", f"check crashed: {type(exc).__name__}: {first}")
-        if token and token in result.detail:  # never print the token, whatever a check says
-            result = result._replace(detail=result.detail.replace(token, "***"))
-        results.append(result)
+            found = Result(name, "fail", f"check crashed: {type(exc).__name__}: {first}")
+        for result in found if isinstance(found, list) else [found]:
+            if token and token in result.detail:  # never print the token, whatever it says
+                result = result._replace(detail=result.detail.replace(token, "***"))
+            results.append(result)
     return results

@@ -112,6 +112,7 @@ class Client:
         self.gh = github3.GitHub(token=env.token, session=session)
         self.gh.session.base_url = env.api_url
         self._login: str | None = None
+        self._default: str | None = None
         self._last: Any = None  # the latest response, for its Link header
 
     def mask(self, text: str) -> str:
@@ -199,6 +200,17 @@ class Client:
             nxt = self._last.links.get("next", {}).get("url")
             url = nxt if nxt and urlsplit(nxt).netloc == host else None
             query = {}
+
+    def default_branch(self) -> str:
+        """The repository's default branch, as GitHub says (never from an event payload)."""
+        if self._default is None:
+            name = (self.get(self.repo()) or {}).get("default_branch")
+            if not isinstance(name, str) or not name:
+                raise BotError(
+                    f"GitHub did not say which branch of {self.env.repository} is default"
+                )
+            self._default = name
+        return self._default
 
     def login(self, fallback: str) -> str:
         """Who the bot's comments are written by. GITHUB_TOKEN may not read /user: fallback."""

@@ -37,11 +37,12 @@ SPECS: dict[str, Spec] = {
     "ok-to-generate": Spec(
         Level.MAINTAIN,
         1,
-        "approve the PR's current head commit for GPU work, then generate; "
-        "`/ok-to-generate SHA` approves only if SHA is still the head",
+        "approve a commit for GPU work, then generate: `/ok-to-generate SHA` (all 40 hex "
+        "digits of the head you reviewed); without SHA, only if the head has not moved since "
+        "the bot recorded it, before your comment",
     ),
     "retrain": Spec(Level.MAINTAIN, 0, "retrain the model with this PR's data (GPU)"),
-    "release": Spec(Level.MAINTAIN, 0, "release the current model from the base branch"),
+    "release": Spec(Level.MAINTAIN, 0, "release the current model from the default branch"),
     "help": Spec(Level.NONE, 0, "show this help"),
 }
 
@@ -59,6 +60,7 @@ class Unknown(NamedTuple):
 
 
 _WORD = re.compile(r"[a-z][a-z0-9-]*\Z")
+_SHA = re.compile(r"[0-9a-f]{40}")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -94,13 +96,16 @@ def parse(body: str, bot_name: str) -> list[Command | Unknown]:
 
 
 def _check(name: str, args: list[str], line: str, number: int) -> Command | Unknown:
-    if not _WORD.match(name) or name not in SPECS:
-        return Unknown(line, number, f"unknown command `{name[:40]}`")
+    if not _WORD.match(name) or len(name) > 40:
+        return Unknown(line, number, "not a command name")
+    if name not in SPECS:
+        return Unknown(line, number, f"unknown command `{name}`")
     spec = SPECS[name]
     if len(args) > spec.max_args:
         return Unknown(line, number, f"`{name}` takes at most {spec.max_args} argument(s)")
-    if name == "ok-to-generate" and args and not re.fullmatch(r"[0-9a-f]{7,40}", args[0]):
-        return Unknown(line, number, "`ok-to-generate` takes a commit SHA (7-40 hex digits)")
+    if name == "ok-to-generate" and args and not _SHA.fullmatch(args[0]):
+        # A prefix could name a commit pushed later (a 7-digit one is cheap to collide).
+        return Unknown(line, number, "`ok-to-generate` takes the full commit SHA (40 hex digits)")
     return Command(name, tuple(args), number)
 
 

@@ -2,9 +2,14 @@
 
 The marker is the comment's first line, `<!-- taxonomy-bot:KIND -->`, and only
 comments written by the bot's own login count, so nobody can plant a marker
-that the bot would then treat as its own. Everything the bot renders from PR
-data goes through `escape`, which turns `<` into `&lt;`: data can never forge a
-marker either.
+that the bot would then treat as its own.
+
+Everything PR-supplied that the bot quotes (leaf paths, messages, command lines,
+generated text) goes through `inert`: one line, capped, inside a code span whose
+fence is longer than any backtick run in it. In a code span GitHub renders no
+mention, link, image, HTML or emphasis, and a one-line quote can never stand on a
+line of its own, so it cannot forge a marker either. Markdown written by the bot's
+own code from PR data (benchmark reports, release notes) goes through `neutralize`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,12 @@ from bot.github.client import ApiError, BotError, Client
 
 KINDS = ("validation", "generation", "training", "benchmark", "release", "approval")
 LIMIT = 65_000  # GitHub rejects comment bodies over 65,536 characters
+FIELD = 200  # characters of one quoted PR-supplied field
+REPLY = 6_000  # characters of a command reply (a comment can hold 10,000 command lines)
+
+# Line breaks, other C0/C1 controls, zero-width and bidirectional formatting characters.
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+")
+_BACKTICKS = re.compile("`+")
 
 
 class Sticky(NamedTuple):
@@ -30,19 +41,42 @@ def marker(kind: str) -> str:
     return f"<!-- taxonomy-bot:{kind} -->"
 
 
-def escape(text: str) -> str:
-    """PR-supplied text as inert Markdown: no HTML, no comment markers, no table breaks."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", "").replace("\n", " ")
+def inert(text: str, limit: int = FIELD, *, cell: bool = False) -> str:
+    """PR-supplied text as one inert Markdown code span of at most `limit` characters.
+
+    `cell`: the span sits in a table row, where GitHub splits cells at `|` even inside
+    code spans unless it is escaped (the escape is not shown there; elsewhere it would be).
+    """
+    flat = " ".join(_INVISIBLE.sub(" ", text).split())
+    if len(flat) > limit:
+        flat = flat[: max(0, limit - 1)].rstrip() + "…"
+    if not flat:
+        return "*(empty)*"
+    if cell:
+        flat = flat.replace("|", r"\|")
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(flat)), default=0) + 1)
+    pad = " " if flat[0] == "`" or flat[-1] == "`" else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def cap(text: str, limit: int, note: str = "(cut: too long)") -> str:
+    """Bot-written Markdown cut at a line break to fit `limit` characters."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - len(note) - 2)]
+    return cut[: cut.rfind("\n") + 1 or len(cut)] + f"\n{note}"
 
 
 def neutralize(markdown: str) -> str:
-    """A Markdown file from a workflow (it processed PR content): keep it, drop any markers.
+    """Markdown a workflow wrote with the bot's code from PR content (a benchmark report,
+    release notes): its layout is kept, but no HTML (so no marker), no image and no
+    mention survives, whatever a leaf name or generated text put there.
 
     A leading marker line (report.md starts with the one its comment will carry) is
-    removed; any other comment opener is made inert text."""
+    removed first."""
     markdown = re.sub(r"\A\s*<!-- taxonomy-bot:[a-z-]+ -->[ \t]*\n?", "", markdown)
-    return re.sub(r"<!--", "&lt;!--", markdown)
+    markdown = re.sub(r"<(?=[A-Za-z!/?])", "&lt;", markdown).replace("![", "!\\[")
+    return re.sub(r"(?<![\w`])@(?=[A-Za-z0-9])", "@\u2060", markdown)
 
 
 def _mine(client: Client, comment: dict[str, Any], login: str, kind: str) -> bool:
@@ -89,7 +123,8 @@ def read(client: Client, number: int, kind: str, login: str) -> str | None:
 
 
 def reply(client: Client, number: int, body: str) -> int:
-    """A plain (non-sticky) comment: the answer to a command."""
+    """A plain (non-sticky) comment: the answer to a command, capped at REPLY characters."""
+    body = cap(body, REPLY)
     return int(client.post(client.repo("issues", number, "comments"), {"body": body})["id"])
 
 

@@ -1,9 +1,11 @@
 """`bot gh event`: do what one GitHub Actions event needs, by event name.
 
 The payload is GitHub's, but fields such as branch names, titles and comment
-bodies are written by whoever opened the PR: they are read as data, escaped
-when shown, and every decision about rights or state is made from a fresh
-API read (the PR's head SHA, the user's permission), not from the payload.
+bodies are written by whoever opened the PR: they are read as data, quoted
+inertly when shown, and every decision about rights or state is made from a
+fresh API read (the PR's head SHA, the comment's author and time, the user's
+permission, the default branch), not from the payload. Settings always come from
+the default branch's bot.yaml.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from bot.github import comments, permissions, trust
 from bot.github.client import BotError, Client, UsageError
 from bot.github.commands import Level
 from bot.github.render import failure_markdown
-from bot.github.respond import run_commands
-from bot.github.settings import base_config
+from bot.github.respond import read_comment, run_commands
+from bot.github.settings import default_config
 from bot.github.start import start
+
+# The bot's own workflows run on these events only; a run of any other event (a fork's
+# `pull_request` workflow that copied a name, say) is not the bot's.
+OWN_EVENTS = frozenset({"workflow_dispatch", "push"})
 
 Payload = dict[str, Any]
 Say = Callable[[str], None]
@@ -58,7 +64,7 @@ def pull_request(client: Client, payload: Payload, say: Say) -> int:
     action = str(payload.get("action") or "")
     number = _number(payload, "pull_request")
     pr = trust.pull_request(client, number)
-    cfg = base_config(client, pr.base_ref)
+    cfg = default_config(client)
     if action == "labeled":
         return labeled(client, cfg, pr, payload, say)
     if action not in ("opened", "reopened", "synchronize", "ready_for_review"):
@@ -89,8 +95,11 @@ def labeled(
     sender = str((payload.get("sender") or {}).get("login") or "")
     trust.set_label(client, pr.number, label, present=False)
     labelled_sha = str(((payload.get("pull_request") or {}).get("head") or {}).get("sha") or "")
+    target = trust.into_default(client, pr)
     if permissions.level(client, cfg, sender) < Level.MAINTAIN:
         text = f"@{sender}: the `{label}` label needs maintain access; it was removed."
+    elif not target.allowed:
+        text = f"@{sender}: no GPU work for this PR: {target.reason}; the label was removed."
     elif labelled_sha != pr.head_sha:
         text = (
             f"@{sender}: the head moved to `{pr.short}` after the label was added; approve again."
@@ -98,7 +107,7 @@ def labeled(
     else:
         trust.approve(client, cfg, pr, sender)
         inputs = {"pr": str(pr.number), "sha": pr.head_sha, "requested_by": sender}
-        started = start(client, cfg, "generate", pr.base_ref, inputs, pr.number)
+        started = start(client, cfg, "generate", client.default_branch(), inputs, pr.number)
         text = f"@{sender} approved `{pr.head_sha}` with the `{label}` label; {started.describe()}."
     comments.reply(client, pr.number, text)
     say(text)
@@ -109,24 +118,20 @@ def issue_comment(client: Client, payload: Payload, say: Say) -> int:
     if payload.get("action") != "created":
         say("issue_comment: only new comments carry commands")
         return 0
-    comment = payload.get("comment") or {}
-    user = comment.get("user") or {}
-    login = str(user.get("login") or "")
     issue = payload.get("issue") or {}
-    if user.get("type") == "Bot" or login.endswith("[bot]"):
-        say(f"comment by {login}: bots are not obeyed")
-        return 0
     if not issue.get("pull_request"):
         say("comment on an issue, not a pull request: nothing to do")
         return 0
-    cfg_login = client.login(GithubConfig().bot_login)
-    if login == cfg_login:
-        say("comment by the bot itself: nothing to do")
+    comment_id = (payload.get("comment") or {}).get("id")
+    if not isinstance(comment_id, int):
+        raise UsageError("the issue_comment event payload has no comment.id")
+    comment = read_comment(client, comment_id)  # author, body and time as GitHub has them
+    bot_login = client.login(GithubConfig().bot_login)
+    if comment.author.endswith("[bot]") or comment.author == bot_login:
+        say(f"comment by {comment.author}: bots are not obeyed")
         return 0
     number = _number(payload, "issue")
-    outcomes = run_commands(
-        client, number, int(comment.get("id") or 0), str(comment.get("body") or ""), login
-    )
+    outcomes = run_commands(client, number, comment)
     if outcomes is None:
         say(f"#{number}: no command in the comment")
     for o in outcomes or []:
@@ -140,7 +145,10 @@ def push(client: Client, payload: Payload, say: Say) -> int:
     if payload.get("ref") != f"refs/heads/{default}" or payload.get("deleted"):
         say(f"push to {payload.get('ref')}: nothing to do")
         return 0
-    cfg = base_config(client, default)
+    if default != client.default_branch():
+        say(f"push to {default}: not the default branch")
+        return 0
+    cfg = default_config(client)
     touched = {
         path
         for c in payload.get("commits") or []
@@ -168,8 +176,7 @@ def workflow_dispatch(client: Client, payload: Payload, say: Say) -> int:
         raise UsageError(
             f"workflow_dispatch input pr must be a number, not {inputs['pr']!r}"
         ) from None
-    pr = trust.pull_request(client, number)
-    verdict = trust.gate(client, base_config(client, pr.base_ref), number, inputs.get("sha"))
+    verdict = trust.gate(client, default_config(client), number, inputs.get("sha"))
     say(("allowed: " if verdict.allowed else "refused: ") + verdict.reason)
     return 0 if verdict.allowed else 1
 
@@ -181,19 +188,20 @@ def workflow_run(client: Client, payload: Payload, say: Say) -> int:
     if payload.get("action") != "completed" or conclusion in ("success", "skipped", "neutral"):
         say(f"workflow_run {conclusion or payload.get('action')}: nothing to do")
         return 0
-    repo = payload.get("repository") or {}
-    cfg = base_config(client, str(repo.get("default_branch") or "main"))
-    kind = kind_of(cfg, posixpath.basename(str(run.get("path") or "")))
+    cfg = default_config(client)
+    kind = own_kind(client, cfg, run)
     if kind is None:
-        say(f"workflow {run.get('path')!r} is not one of the bot's: nothing to do")
+        say(f"workflow {str(run.get('path'))[:100]!r} ({run.get('event')}) is not one of the "
+            "bot's runs: nothing to do")  # fmt: skip
         return 0
     numbers = [p.get("number") for p in run.get("pull_requests") or [] if p.get("number")]
     if not numbers:  # GitHub leaves this empty for fork PRs: find them by head SHA
         head = run.get("head_sha")
         pulls = client.paginate(client.repo("pulls"), {"state": "open"})
         numbers = [p["number"] for p in pulls if (p.get("head") or {}).get("sha") == head]
-    url = f"{client.env.server_url}/{client.env.repository}/actions/runs/{run.get('id')}"
-    detail = f"Run #{run.get('run_number')} of `{run.get('name')}` ended with `{conclusion}`."
+    run_id, run_no = int(run.get("id") or 0), int(run.get("run_number") or 0)
+    url = f"{client.env.server_url}/{client.env.repository}/actions/runs/{run_id}"
+    detail = f"Run #{run_no} of {posixpath.basename(str(run['path']))} ended with {conclusion}."
     body = failure_markdown(kind.capitalize(), url, detail, artifact="bot-logs")
     login = client.login(cfg.bot_login)
     for number in numbers:
@@ -202,9 +210,23 @@ def workflow_run(client: Client, payload: Payload, say: Say) -> int:
     return 0
 
 
+def own_kind(client: Client, cfg: GithubConfig, run: dict[str, Any]) -> str | None:
+    """The topic of a run of one of the bot's workflows; None for anything else.
+
+    bot.yml subscribes by workflow *name*, which any workflow can copy (a fork's PR adding
+    one called `generate`, say). The bot's runs are told apart by what GitHub records and a
+    PR cannot choose: the workflow file's path, the event, and the repository it ran in."""
+    path = str(run.get("path") or "")
+    head = str((run.get("head_repository") or {}).get("full_name") or "")
+    if posixpath.dirname(path) != ".github/workflows" or head != client.env.repository:
+        return None
+    if run.get("event") not in OWN_EVENTS:
+        return None
+    return kind_of(cfg, posixpath.basename(path))
+
+
 def kind_of(cfg: GithubConfig, workflow: str) -> str | None:
     return {
-        cfg.validate_workflow: "validation",
         cfg.generate_workflow: "generation",
         cfg.retrain_workflow: "training",
         cfg.benchmark_workflow: "benchmark",

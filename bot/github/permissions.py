@@ -1,7 +1,7 @@
-"""Who may do what: the collaborator-permission API, plus the base branch's bot.yaml grants.
+"""Who may do what: the collaborator-permission API, plus the default branch's bot.yaml grants.
 
 bot.yaml can only add rights (github.maintainers / github.writers: logins or
-`org/team` slugs); it is read from the base branch, so a PR cannot grant itself
+`org/team` slugs); it is read from the default branch, so a PR cannot grant itself
 anything.
 """
 

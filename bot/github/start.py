@@ -1,7 +1,7 @@
-"""Starting GPU work: dispatch the workflow that does it, from the base branch.
+"""Starting GPU work: dispatch the workflow that does it, from the default branch.
 
-`workflow_dispatch` on the base branch's ref means the workflow file (and the
-bot code it checks out) comes from the base branch, never from the PR. The
+`workflow_dispatch` on the default branch's ref means the workflow file (and the
+bot code it checks out) comes from the default branch, never from the PR. The
 inputs name the PR and the exact head SHA that was approved; the dispatched
 workflow runs `bot gh gate --pr N --sha SHA` before it touches a GPU.
 

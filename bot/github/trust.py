@@ -6,11 +6,18 @@ SHA. The approval is recorded on GitHub itself, in the bot's `approval` sticky
 comment (`<!-- taxonomy-bot:approved sha=... by=... -->`), so it survives
 across workflow runs; the gate compares it with the PR's head as GitHub reports
 it now, so any new push is unapproved by construction.
+
+The same comment records the head the bot last saw (`<!-- taxonomy-bot:head
+sha=... -->`); GitHub's `updated_at` of that comment says when, which is what
+lets a bare `/ok-to-generate` be refused when the head moved after it was written.
+GPU work is only for pull requests into the default branch: its workflow files,
+code and settings are the only ones that ever run with a GPU or a secret.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -21,6 +28,9 @@ from bot.github.commands import Level
 
 _APPROVED = re.compile(
     r"^<!-- taxonomy-bot:approved sha=([0-9a-f]{40}) by=([A-Za-z0-9\[\]_.-]+) -->$"
+)
+_HEAD = re.compile(
+    r"^<!-- taxonomy-bot:(?:head|approved) sha=([0-9a-f]{40})[ a-zA-Z0-9=\[\]_.-]* -->$"
 )
 
 
@@ -47,6 +57,21 @@ class Verdict(NamedTuple):
     reason: str
 
 
+class Seen(NamedTuple):
+    """The head the bot recorded for a PR, and when GitHub says the record was written."""
+
+    sha: str
+    at: datetime
+
+
+def timestamp(value: object) -> datetime | None:
+    """An API timestamp (`2024-05-01T12:00:00Z`, with or without fractions)."""
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def pull_request(client: Client, number: int) -> PullRequest:
     try:
         data: dict[str, Any] = client.get(client.repo("pulls", number))
@@ -63,6 +88,15 @@ def pull_request(client: Client, number: int) -> PullRequest:
         base_ref=str((data.get("base") or {}).get("ref") or ""),
         state=str(data.get("state") or ""),
     )
+
+
+def into_default(client: Client, pr: PullRequest) -> Verdict:
+    """Only PRs into the default branch get GPU work: another branch's workflows, code and
+    bot.yaml were never reviewed for that (and the runner groups admit main's only)."""
+    default = client.default_branch()
+    if pr.base_ref != default:
+        return Verdict(False, f"#{pr.number} targets `{pr.base_ref}`, not `{default}`")
+    return Verdict(True, f"#{pr.number} targets `{default}`")
 
 
 def trusted(client: Client, cfg: GithubConfig, pr: PullRequest) -> Verdict:
@@ -82,11 +116,27 @@ def approval(client: Client, cfg: GithubConfig, number: int) -> Approval | None:
     return None
 
 
+def head_seen(client: Client, cfg: GithubConfig, number: int) -> Seen | None:
+    """The head recorded in the approval comment, at the comment's last edit (GitHub's clock)."""
+    found = comments.find(client, number, "approval", client.login(cfg.bot_login))
+    if not found:
+        return None
+    at = timestamp(found[0].get("updated_at") or found[0].get("created_at"))
+    for line in str(found[0].get("body") or "").splitlines():
+        head = _HEAD.match(line.strip())
+        if head and at is not None:
+            return Seen(head.group(1), at)
+    return None
+
+
 def gate(client: Client, cfg: GithubConfig, number: int, sha: str | None = None) -> Verdict:
     """May GPU work run for PR `number` (at `sha`, when given)? Fail closed."""
     pr = pull_request(client, number)
     if pr.state != "open":
         return Verdict(False, f"#{number} is {pr.state}")
+    target = into_default(client, pr)
+    if not target.allowed:
+        return target
     if sha and sha != pr.head_sha:
         return Verdict(False, f"{sha[:7]} is no longer the head of #{number} ({pr.short} is)")
     who = trusted(client, cfg, pr)
@@ -106,12 +156,13 @@ def awaiting_body(
     cfg: GithubConfig, pr: PullRequest, reason: str, previous: Approval | None
 ) -> str:
     lines = [
+        f"<!-- taxonomy-bot:head sha={pr.head_sha} -->",
         "### Waiting for a maintainer",
         "",
-        f"GPU work (generation, training, benchmarks) does not run for this PR yet: "
-        f"{comments.escape(reason)}.",
-        f"A maintainer can comment `/ok-to-generate` (or add the `{cfg.approve_label}` label) "
-        f"to approve commit `{pr.head_sha}`. Every new push needs a new approval.",
+        f"GPU work (generation, training, benchmarks) does not run for this PR yet: {reason}.",
+        f"A maintainer can comment `/ok-to-generate {pr.head_sha}` (or add the "
+        f"`{cfg.approve_label}` label) after reviewing that commit. Every new push needs a "
+        "new approval.",
     ]
     if previous and previous.sha != pr.head_sha:
         lines += [

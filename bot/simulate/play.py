@@ -185,7 +185,7 @@ def lifecycle(sim: Sim) -> None:
     sim.say("2. contributor fixes the leaf; validation passes", validate(sim, "validation"))
     gate = sim.bot("gh", "gate", "--pr", str(sim.pr), "--sha", sim.head, ok=(1,))
     sim.say("3. the gate refuses GPU work for a fork's unapproved commit", f"`{gate.strip()}`")
-    event = sim.comment_as("maintainer", f"/ok-to-generate {sim.head[:7]}")
+    event = sim.comment_as("maintainer", f"/ok-to-generate {sim.head}")
     sim.bot("gh", "event", event=event)
     sim.say("4. maintainer approves the head commit", sim.comments("approval"))
     gate = sim.bot("gh", "gate", "--pr", str(sim.pr), "--sha", sim.head)

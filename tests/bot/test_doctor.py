@@ -8,6 +8,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from bot.doctor.github import api_reachable, token_access
 from bot.doctor.machine import free_disk, gpu, package, python_version
 from bot.doctor.report import as_json, verdict
 from bot.doctor.result import Result
+from bot.doctor.runner import MARKER, release_volume
 from bot.doctor.state import embedded_model, generate_store, replay_buffer
 from bot.github.commands import Level
 from tests.bot.github.conftest import REPO, World, world  # noqa: F401  (the emulator fixture)
@@ -273,3 +276,234 @@ def test_cli_usage_error(tmp_path: Path) -> None:
 def test_cli_rejects_negative_thresholds(flag: str, tmp_path: Path) -> None:
     proc = run_bot("doctor", flag, "-1", cwd=tmp_path)
     assert proc.returncode == 2 and flag in proc.stderr
+
+
+# --- a self-hosted runner, from inside a job ----------------------------------------------
+#
+# The job runs as an unprivileged user (as on the runners): a uid with no account here, via
+# setpriv when the tests run as root, else the test user itself.
+
+JOB_UID = 43117
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def box() -> Iterator[Path]:
+    """A folder the job user can traverse (pytest's own tmp_path is root's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="doctor-runner-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def as_job(args: list[str], env: dict[str, str], cwd: Path) -> dict[str, dict[str, str]]:
+    """`bot doctor ARGS --format json` as the job user; its checks by name."""
+    cmd = [sys.executable, "-m", "bot", "doctor", *args, "--format", "json"]
+    if os.geteuid() == 0:
+        ids = ["--reuid", str(JOB_UID), "--regid", str(JOB_UID), "--clear-groups"]
+        cmd = ["setpriv", *ids, "--", *cmd]
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "HOME": str(cwd)}
+    proc = subprocess.run(cmd, cwd=cwd, env={**base, **env}, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.stdout, proc.stderr
+    return {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+
+
+def runner_env(box: Path, **extra: str) -> dict[str, str]:
+    """A PR runner laid out as runners/ sets one up, every part of it right."""
+    for name, mode in (("published", 0o755), ("install", 0o755), ("scratch", 0o777)):
+        (box / name).mkdir()
+        (box / name).chmod(mode)
+    return {
+        "BOT_RUNNER_ROLE": "pr",
+        "BOT_RUNNER_KIND": "systemd",
+        "BOT_RUNNER_DIR": str(box / "install"),
+        "BOT_PUBLISHED": str(box / "published"),
+        "BOT_SCRATCH": str(box / "scratch"),
+        "GITHUB_API_URL": closed_port_url(),
+        **extra,
+    }
+
+
+ARGS = ["--runner", "pr", "--min-work-gb", "0", "--min-cache-gb", "0"]
+
+
+def run_as_pr_job(box: Path, env: dict[str, str]) -> dict[str, dict[str, str]]:
+    args = [*ARGS, "--work", str(box / "scratch" / "w"), "--cache", str(box / "scratch" / "c")]
+    found = as_job(args, env, box / "scratch")
+    return {k: v for k, v in found.items() if k.startswith(("runner", "release"))}
+
+
+def test_a_well_isolated_pr_runner_passes(box: Path) -> None:
+    secret = box / "github-token"
+    secret.write_text("ghp_admin")
+    secret.chmod(0o600)  # root's, as the systemd unit keeps it
+    release = box / "release-state"
+    release.mkdir(mode=0o700)
+    (release / MARKER).touch()
+    env = runner_env(box, BOT_CREDENTIAL_PATHS=str(secret), BOT_RELEASE_PATHS=str(release))
+    found = run_as_pr_job(box, env)
+    assert {k: v["status"] for k, v in found.items()} == {
+        "runner role": "pass", "runner credentials": "pass", "runner state": "pass",
+        "release volume": "pass", "runner install": "pass",
+    }, found  # fmt: skip
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's files must differ from the job user's")
+def test_each_isolation_failure_of_a_pr_runner_fails_loudly(box: Path) -> None:
+    # The findings of issue 17: the job could read the registration credential, write the
+    # state that releases use, reach the release volume, and change its runner's folder.
+    secret = box / "github-token"
+    secret.write_text("ghp_admin")
+    secret.chmod(0o644)
+    release = box / "release-state"
+    release.mkdir(mode=0o755)
+    (release / MARKER).touch()
+    env = runner_env(box, BOT_CREDENTIAL_PATHS=str(secret), BOT_RELEASE_PATHS=str(release),
+                     CREDENTIALS_DIRECTORY=str(box))  # fmt: skip
+    (box / "published").chmod(0o777)
+    (box / "install").chmod(0o777)
+    found = run_as_pr_job(box, env)
+    assert {k: v["status"] for k, v in found.items()} == {
+        "runner role": "pass", "runner credentials": "fail", "runner state": "fail",
+        "release volume": "fail", "runner install": "fail",
+    }, found  # fmt: skip
+    assert str(secret) in found["runner credentials"]["detail"]
+    assert "$CREDENTIALS_DIRECTORY" in found["runner credentials"]["detail"]
+    assert str(box / "published") in found["runner state"]["detail"]
+    assert str(release) in found["release volume"]["detail"]
+
+
+def test_a_release_job_on_a_pr_runner_and_a_pod_runner(box: Path) -> None:
+    env = runner_env(box, BOT_RUNNER_KIND="pod")
+    args = ["--runner", "release", "--min-work-gb", "0", "--min-cache-gb", "0"]
+    found = as_job([*args, "--work", str(box / "scratch")], env, box / "scratch")
+    assert found["runner role"]["status"] == "fail"
+    assert "this runner is pr" in found["runner role"]["detail"]
+    assert found["runner state"]["status"] == "fail" and MARKER in found["runner state"]["detail"]
+    assert found["runner install"]["detail"].startswith("an ephemeral pod")
+    state = box / "scratch" / "state"
+    state.mkdir()
+    state.chmod(0o777)  # the release job user's
+    (state / MARKER).touch()
+    env |= {"BOT_RUNNER_ROLE": "release", "BOT_STATE": str(state)}
+    found = as_job([*args, "--work", str(state)], env, box / "scratch")
+    assert found["runner role"]["status"] == found["runner state"]["status"] == "pass"
+
+
+def test_the_release_volume_is_found_among_the_mounts(tmp_path: Path) -> None:
+    volume = tmp_path / "state with space"
+    volume.mkdir()
+    mountinfo = tmp_path / "mountinfo"
+    escaped = str(volume).replace(" ", "\\040")
+    mountinfo.write_text(f"36 35 98:0 / {escaped} rw,noatime - ext4 /dev/x rw\n")
+    assert release_volume({}, mountinfo).status == "pass"
+    (volume / MARKER).touch()
+    found = release_volume({}, mountinfo)
+    assert found.status == "fail" and str(volume) in found.detail
+
+
+# --- the repository's and organisation's settings (bot doctor --policy) --------------------
+
+ORG = REPO.split("/")[0]
+ALLOWED = [f"{REPO}/.github/workflows/{f}.yml@refs/heads/main" for f in ("generate", "benchmark",
+                                                                          "retrain")]  # fmt: skip
+
+
+def settings(world: World, good: bool, extra_workflow: str = "") -> None:  # noqa: F811
+    p = world.proxy
+    p.reset()
+    p.answer(
+        "GET",
+        r"/actions/permissions/fork-pr-contributor-approval$",
+        {"approval_policy": "all_external_contributors" if good else "first_time_contributors"},
+    )
+    p.answer(
+        "GET",
+        r"/actions/permissions/workflow$",
+        {
+            "default_workflow_permissions": "read" if good else "write",
+            "can_approve_pull_request_reviews": not good,
+        },
+    )
+    pr_group = {
+        "id": 2,
+        "name": "taxonomy-pr-gpu",
+        "visibility": "selected",
+        "restricted_to_workflows": good,
+        "selected_workflows": ALLOWED + ([extra_workflow] if extra_workflow else []),
+    }
+    release_group = {
+        "id": 3,
+        "name": "taxonomy-release",
+        "visibility": "selected" if good else "all",
+        "restricted_to_workflows": True,
+        "selected_workflows": [f"{REPO}/.github/workflows/release.yml@refs/heads/main"],
+    }
+    p.answer(
+        "GET",
+        rf"^/orgs/{ORG}/actions/runner-groups$",
+        {"total_count": 2, "runner_groups": [pr_group, release_group]},
+    )
+    gpu = [] if good else [{"id": 9, "name": "box", "labels": [{"name": "gpu"}]}]
+    p.answer("GET", r"/actions/runners$", {"total_count": len(gpu), "runners": gpu})
+    reviewers = [{"type": "required_reviewers", "reviewers": [{"type": "User"}]}]
+    p.answer("GET", r"/environments/release$", {"name": "release",
+             "protection_rules": reviewers if good else []})  # fmt: skip
+
+
+def policy(world: World) -> dict[str, Result]:  # noqa: F811
+    from bot.doctor.policy import checks
+
+    return {r.name: r for r in (check() for _, check in checks(env_for(world), 5))}
+
+
+def test_policy_passes_when_github_is_set_up_as_docs_security_says(world: World) -> None:  # noqa: F811
+    settings(world, good=True)
+    found = policy(world)
+    assert {r.status for r in found.values()} == {"pass"}, found
+    assert found["runner group taxonomy-pr-gpu"].detail.startswith("only ")
+
+
+def test_policy_fails_loudly_on_each_setting(world: World) -> None:  # noqa: F811
+    settings(world, good=False)
+    found = policy(world)
+    assert {r.status for r in found.values()} == {"fail"}, found
+    assert "first_time_contributors" in found["fork approval"].detail
+    assert found["workflow token"].detail == (
+        "the default token is write; workflows may approve pull requests"
+    )
+    assert "any workflow may use it" in found["runner group taxonomy-pr-gpu"].detail
+    assert "open to every repository" in found["runner group taxonomy-release"].detail
+    assert "box" in found["repository runners"].detail
+    assert found["environment release"].detail == "no required reviewer" and all(
+        r.fix for r in found.values()
+    )
+
+
+@pytest.mark.parametrize(
+    "sneaky",
+    [
+        # A fork PR's run of its own workflow, asking for the `gpu` label.
+        f"{REPO}/.github/workflows/evil.yml@refs/pull/5/merge",
+        # The bot's own file, but from a branch anyone with push access can edit.
+        f"{REPO}/.github/workflows/generate.yml@refs/heads/side",
+        f"{REPO}/.github/workflows/*@*",
+    ],
+)
+def test_a_runner_group_admitting_any_other_workflow_fails(world: World, sneaky: str) -> None:  # noqa: F811
+    settings(world, good=True, extra_workflow=sneaky)
+    found = policy(world)["runner group taxonomy-pr-gpu"]
+    assert found.status == "fail" and found.detail == f"also admits {sneaky}"
+
+
+def test_policy_without_an_admin_token_says_so(world: World) -> None:  # noqa: F811
+    world.proxy.reset()
+    forbidden = {"message": "Resource not accessible by integration"}
+    world.proxy.inject(Fault("GET", r"/actions/permissions/", 403, times=2, body=forbidden))
+    found = policy(world)
+    assert (
+        found["fork approval"].status == "fail"
+        and "cannot read it" in found["fork approval"].detail
+    )
+    assert "admin" in found["fork approval"].fix

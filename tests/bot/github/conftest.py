@@ -49,8 +49,14 @@ class World:
     counter: Iterator[int]
     forks: set[str] = field(default_factory=set)
 
-    def pr(self, author: str, fork: bool = False, files: dict[str, str] | None = None) -> int:
-        """A new PR by `author` (from their fork if `fork`), with its own branch."""
+    def pr(
+        self,
+        author: str,
+        fork: bool = False,
+        files: dict[str, str] | None = None,
+        base: str = "main",
+    ) -> int:
+        """A new PR by `author` (from their fork if `fork`) into `base`, on its own branch."""
         n = next(self.counter)
         branch = f"topic-{n}"
         repo = f"{author}/taxonomy" if fork else REPO
@@ -66,8 +72,16 @@ class World:
         for path, text in (files or {f"taxonomy/leaf{n}/qna.yaml": "version: 3\n"}).items():
             self.gh.put_file(repo, path, text, branch, author)
         head = f"{author}:{branch}" if fork else branch
-        body = {"title": f"PR {n}", "head": head, "base": "main", "body": "A leaf"}
+        body = {"title": f"PR {n}", "head": head, "base": base, "body": "A leaf"}
         return int(self.gh.call("POST", f"/repos/{REPO}/pulls", author, json=body)["number"])
+
+    def branch(self, name: str, files: dict[str, str]) -> None:
+        """A branch of the base repository, from main, with `files` committed on it."""
+        start = self.gh.call("GET", f"/repos/{REPO}/branches/main")["commit"]["sha"]
+        self.gh.call("POST", f"/repos/{REPO}/git/refs", json={"ref": f"refs/heads/{name}",
+                                                              "sha": start})  # fmt: skip
+        for path, text in files.items():
+            self.gh.put_file(REPO, path, text, name, "owner")
 
     def comment(self, number: int, who: str, body: str) -> dict[str, Any]:
         path = f"/repos/{REPO}/issues/{number}/comments"
@@ -116,7 +130,10 @@ def run_gh(
     world.proxy.reset()
 
     def run(
-        *args: str, token: str = "tok_bot", event: tuple[str, dict[str, Any]] | None = None
+        *args: str,
+        token: str = "tok_bot",
+        event: tuple[str, dict[str, Any]] | None = None,
+        extra: dict[str, str] | None = None,
     ) -> tuple[int, str, str]:
         env = {
             "GITHUB_REPOSITORY": REPO,
@@ -130,6 +147,7 @@ def run_gh(
             path = tmp_path / "event.json"
             path.write_text(json.dumps(event[1]))
             env |= {"GITHUB_EVENT_NAME": event[0], "GITHUB_EVENT_PATH": str(path)}
+        env |= extra or {}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         code = main(["gh", *args])

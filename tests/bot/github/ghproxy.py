@@ -2,8 +2,10 @@
 
 emulate@0.11.2 cannot fail on purpose, so a fault rule answers (or forwards and
 then answers) with a chosen status for the first N matching requests. It also
-keeps the two endpoints the emulator lacks that tests need to observe: commit
-statuses (a tiny in-memory store) — everything else is the real emulator.
+keeps the endpoints the emulator lacks that tests need to observe: commit
+statuses (a tiny in-memory store), and fixed answers (`answer`) for settings
+GitHub keeps outside any repository content (runner groups, fork approval,
+environments, registration tokens) — everything else is the real emulator.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class Fault:
     status: int
     times: int = 1
     headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] = field(default_factory=lambda: {"message": "Bad Gateway"})
+    body: Any = field(default_factory=lambda: {"message": "Bad Gateway"})
     forward: bool = False  # pass the request on first, then fail (a "processed" 5xx)
     hits: int = 0
 
@@ -61,6 +63,12 @@ class Proxy:
         with self.lock:
             self.faults.append(fault)
         return fault
+
+    def answer(self, method: str, path: str, body: Any, status: int = 200) -> Fault:
+        """Serve an endpoint the emulator lacks (organisation and Actions settings, runner
+        registration), with the shape GitHub's REST documentation gives, until reset()."""
+        json_type = {"Content-Type": "application/json"}
+        return self.inject(Fault(method, path, status, 10**9, json_type, body))
 
     def reset(self) -> None:
         with self.lock:

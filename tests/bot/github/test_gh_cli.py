@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.bot.github.conftest import REPO, Run, World, pr_event
 from tests.bot.github.ghproxy import Fault
 from tests.conftest import run_bot
@@ -85,19 +87,44 @@ def test_bad_validation_input_is_located(world: World, run_gh: Run, tmp_path: Pa
     assert not world.proxy.calls("POST", r"/check-runs$")
 
 
-def test_failed_run_posts_a_short_note_not_stderr(world: World, run_gh: Run) -> None:
-    n = world.pr("stranger", fork=True)
+def workflow_run(head: str, **extra: object) -> tuple[str, dict]:
     run = {
         "id": 4242, "run_number": 9, "name": "generate", "path": ".github/workflows/generate.yml",
-        "conclusion": "failure", "head_sha": world.gh.head(n), "pull_requests": [],
+        "conclusion": "failure", "head_sha": head, "pull_requests": [],
+        "event": "workflow_dispatch", "head_repository": {"full_name": REPO}, **extra,
     }  # fmt: skip
-    event = ("workflow_run", {"action": "completed", "workflow_run": run, "repository": {}})
+    return "workflow_run", {"action": "completed", "workflow_run": run, "repository": {}}
+
+
+def test_failed_run_posts_a_short_note_not_stderr(world: World, run_gh: Run) -> None:
+    n = world.pr("stranger", fork=True)
     for _ in range(2):
-        code, _out, err = run_gh("event", event=event)
+        code, _out, err = run_gh("event", event=workflow_run(world.gh.head(n)))
         assert code == 0, err
     (note,) = [c["body"] for c in world.gh.comments(n) if "taxonomy-bot:generation" in c["body"]]
-    assert "### ❌ Generation failed" in note and "ended with `failure`" in note
+    assert "### ❌ Generation failed" in note and "ended with failure" in note
     assert f"https://github.com/{REPO}/actions/runs/4242" in note and "`bot-logs`" in note
+
+
+@pytest.mark.parametrize(
+    "spoof",
+    [
+        # A fork's PR adds a workflow called `generate`: bot.yml's `workflows: [generate]`
+        # matches it by name, and its run fails on purpose.
+        {"event": "pull_request", "head_repository": {"full_name": "stranger/taxonomy"}},
+        {"event": "pull_request", "path": ".github/workflows/generate.yml"},
+        {"head_repository": {"full_name": "stranger/taxonomy"}},
+        {"path": "other/generate.yml"},
+    ],
+)
+def test_a_workflow_that_copies_a_bot_workflows_name_is_not_the_bots(
+    world: World, run_gh: Run, spoof: dict
+) -> None:
+    n = world.pr("stranger", fork=True)
+    code, out, err = run_gh("event", event=workflow_run(world.gh.head(n), **spoof))
+    assert code == 0, err
+    assert "is not one of the bot's runs" in out
+    assert not [c for c in world.gh.comments(n) if "taxonomy-bot:generation" in c["body"]]
 
 
 def test_unexpected_crash_writes_a_log_not_a_traceback(

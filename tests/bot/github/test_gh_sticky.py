@@ -83,7 +83,7 @@ def validation_doc(problems: int) -> dict:
         {"line": i + 1, "column": 3, "rule": "schema", "message": f"problem {i}"}
         for i in range(problems)
     ]
-    warn = {"line": 7, "column": 9, "rule": "near-duplicate", "message": "<b>similar</b>"}
+    warn = {"line": 7, "column": 9, "rule": "duplicate-across-leaves", "message": "<b>similar</b>"}
     return {
         "files": [
             {"path": "taxonomy/a/qna.yaml", "errors": errors, "warnings": [warn]},
@@ -118,7 +118,7 @@ def test_validation_check_run_annotates_exact_lines_in_batches(
     assert run["conclusion"] == "failure" and run["head_sha"] == sha
     assert run["output"]["title"] == "119 error(s), 1 warning(s) in 2 file(s)"
     (comment,) = sticky(world, n, "validation")
-    assert "| `taxonomy/a/qna.yaml:3:3` | error `schema` | problem 2 |" in comment["body"]
+    assert "| `taxonomy/a/qna.yaml:3:3` | error `schema` | `problem 2` |" in comment["body"]
     assert "20 more: see the check run's annotations." in comment["body"]
 
 
@@ -137,4 +137,6 @@ def test_commit_status_when_check_runs_are_refused(
     assert world.proxy.statuses[sha][0]["state"] == "success"
     assert world.proxy.statuses[sha][0]["context"] == "taxonomy-bot/validation"
     body = sticky(world, n, "validation")[0]["body"]
-    assert "`taxonomy/a/qna.yaml:7:9` | warning `near-duplicate` | &lt;b&gt;similar" in body
+    assert (
+        "`taxonomy/a/qna.yaml:7:9` | warning `duplicate-across-leaves` | `<b>similar</b>` |" in body
+    )

@@ -29,7 +29,7 @@ def test_fork_approval_is_for_one_sha_and_a_push_revokes_it(world: World, run_gh
     assert "needs maintain access" in command(world, run_gh, n, "writer", "/ok-to-generate")
     assert not world.proxy.calls("POST", r"/dispatches$")
 
-    reply = command(world, run_gh, n, "maintainer", f"/ok-to-generate {first[:7]}")
+    reply = command(world, run_gh, n, "maintainer", f"/ok-to-generate {first}")
     assert f"approved `{first}`" in reply and "✅" in reply
     assert world.gh.labels(n) == {"bot:generate"}
     assert run_gh("gate", "--pr", str(n), "--sha", first)[0] == 0
@@ -48,8 +48,8 @@ def test_fork_approval_is_for_one_sha_and_a_push_revokes_it(world: World, run_gh
         world, n
     )
     # An approval naming the old head is refused, not applied to the new one.
-    reply = command(world, run_gh, n, "maintainer", f"/ok-to-generate {first[:7]}")
-    assert "refused: the head is now" in reply
+    reply = command(world, run_gh, n, "maintainer", f"/ok-to-generate {first}")
+    assert f"refused: the head is now `{second}`, not `{first}`" in reply
     assert run_gh("gate", "--pr", str(n))[0] == 1
 
 
@@ -80,6 +80,7 @@ def test_dispatched_workflow_gates_itself(world: World, run_gh: Run) -> None:
     event = ("workflow_dispatch", {"inputs": {"pr": str(n), "sha": sha}, "ref": "refs/heads/main"})
     code, out, _ = run_gh("event", event=event)
     assert code == 1 and out.startswith("refused:")
+    assert run_gh("event", event=pr_event("opened", n, sha))[0] == 0  # the bot records the head
     command(world, run_gh, n, "owner", "/ok-to-generate")
     assert run_gh("event", event=event)[0] == 0
     code, out, _ = run_gh("event", event=("workflow_dispatch", {"inputs": {}}))
