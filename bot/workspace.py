@@ -48,6 +48,12 @@ class Layout:
         return self.work / "validation"
 
     @property
+    def evaluation(self) -> Path:
+        """Evaluation items the teacher wrote from held-out seeds: `store/` (content-addressed,
+        like generate/) and `items/<leaf>.jsonl` (the current ones, filtered)."""
+        return self.work / "evaluation"
+
+    @property
     def runs(self) -> Path:
         """Training runs, one folder per retrain key."""
         return self.work / "runs"

@@ -82,8 +82,11 @@ def _emit(result: GenerateResult, args: argparse.Namespace) -> int:
     if args.format == "json":
         doc: dict[str, Any] = {
             "leaves": [_as_dict(j) | ({"reason": j.reason} if dry else {}) for j in jobs],
+            "evaluation_items": [
+                _as_dict(j) | ({"reason": j.reason} if dry else {}) for j in result.item_jobs
+            ],
             "summary": {
-                "model_calls": sum(j.model_calls for j in jobs),
+                "model_calls": result.model_calls,
                 "kept": sum(j.kept for j in jobs),
                 "failed": len(failed),
             },
@@ -101,6 +104,13 @@ def _emit(result: GenerateResult, args: argparse.Namespace) -> int:
         console.print(summary_table(jobs, dry))
         for j in failed:
             console.print(f"[red]failed[/red] {escape(j.path)}: {escape(j.reason)}", soft_wrap=True)
+        if result.item_jobs:
+            kept = sum(j.kept for j in result.item_jobs)
+            calls = sum(j.model_calls for j in result.item_jobs)
+            console.print(
+                f"evaluation items written from held-out seeds: {kept} for "
+                f"{len(result.item_jobs)} skill leaves ({calls} model calls)"
+            )
         if not dry:
             console.print(f"training files: {result.data}")
     return 1 if failed else 0

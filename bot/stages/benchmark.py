@@ -127,7 +127,27 @@ def _config(ws: Workspace, req: BenchmarkRequest) -> BenchConfig:
         judge_settings=JudgeSettings(req.judge_max_new_tokens),
         device=req.device,
         use_cache=req.use_cache,
+        training=training_ngrams(ws),
     )
+
+
+def training_ngrams(ws: Workspace) -> frozenset[tuple[str, ...]]:
+    """The word 8-grams of every row training can show a model here: the exported data and
+    the replay buffer (older versions of leaves included). No evaluation item may share one."""
+    from trainer.data import replay
+    from trainer.data.rows import DataError, load_exported
+    from trainer.text.overlap import training_ngrams as grams
+
+    try:
+        rows = [r for leaf in load_exported(ws.layout.data).values() for r in leaf.rows]
+    except DataError as exc:
+        raise UsageError(f"training data: {exc}") from None
+    try:
+        buffer = replay.load(ws.layout.replay)
+    except replay.ReplayError:
+        buffer = replay.Buffer()  # no buffer yet (or unreadable: training says so itself)
+    rows += [r for leaf in buffer.leaves.values() for r in leaf.rows]
+    return frozenset(grams(rows))
 
 
 def _branch(ws: Workspace, req: BenchmarkRequest) -> tuple[list[Path], dict[str, Any]]:
@@ -158,7 +178,7 @@ def benchmark(
     from trainer.evaluation.reports import write_reports
     from trainer.models import ModelError
 
-    leaves = Leaves(ws.leaf_files(), ws.root, ws.layout.cache)
+    leaves = Leaves(ws.leaf_files(), ws.root, ws.layout.cache, ws.layout.evaluation / "items")
     selected = [leaves.add(f) for f in files]
     progress.begin("benchmark")
     try:

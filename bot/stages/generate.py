@@ -10,7 +10,7 @@ model cost (trainer/sdg/generate.py); the export always covers the whole taxonom
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,14 +41,15 @@ class GenerateResult:
     jobs: list[LeafJob] = field(default_factory=list)
     data: Path = Path()  # the exported training files
     dry_run: bool = False
+    item_jobs: list[LeafJob] = field(default_factory=list)  # evaluation items (skills)
 
     @property
     def model_calls(self) -> int:
-        return sum(j.model_calls for j in self.jobs)
+        return sum(j.model_calls for j in [*self.jobs, *self.item_jobs])
 
     @property
     def tokens(self) -> int:
-        return sum(j.tokens for j in self.jobs)
+        return sum(j.tokens for j in [*self.jobs, *self.item_jobs])
 
     @property
     def failed(self) -> list[LeafJob]:
@@ -98,22 +99,40 @@ def generate(
     from trainer.sdg.teacher import Teacher
 
     store = Store(ws.layout.store)
+    items = Store(ws.layout.evaluation / "store")
     teacher = Teacher(req.teacher or ws.config.generate.teacher)
+    records = _records(ws, files)
+    n = ws.config.evaluate.teacher_items
     try:
-        jobs = gen.plan(_records(ws, files), store, teacher, config)
+        jobs = gen.plan(records, store, teacher, config)
+        item_jobs = gen.plan(_item_views(records), items, teacher, replace(config, samples=n))
     except (ModelError, ValueError) as exc:
         raise UsageError(f"teacher {teacher.spec}: {exc}") from None
+    item_jobs = item_jobs if n > 0 else []
     if req.dry_run:
-        return GenerateResult(jobs, ws.layout.data, dry_run=True)
+        return GenerateResult(jobs, ws.layout.data, True, item_jobs)
     progress.begin("generate")
-    progress.generation_planned(sum(j.status == "pending" for j in jobs))
+    progress.generation_planned(sum(j.status == "pending" for j in [*jobs, *item_jobs]))
     try:
         gen.run(jobs, store, teacher, config, progress.generation)
+        gen.run(item_jobs, items, teacher, replace(config, samples=n), progress.generation)
     finally:
         teacher.close()
         progress.end("generate")
-    _export(ws, store, jobs)
-    return GenerateResult(jobs, ws.layout.data)
+    _export(ws, store, items, jobs)
+    return GenerateResult(jobs, ws.layout.data, False, item_jobs)
+
+
+def _item_views(records: list[LeafInput]) -> list[LeafInput]:
+    """The skill leaves as the teacher sees them to write evaluation items."""
+    from trainer.sdg.evalitems import heldout_view
+
+    out: list[LeafInput] = []
+    for path, record in records:
+        view = heldout_view(record) if not isinstance(record, str) else None
+        if view is not None:
+            out.append((path, view))
+    return out
 
 
 def heldout_ngrams(ws: Workspace) -> set[tuple[str, ...]]:
@@ -132,15 +151,19 @@ def heldout_ngrams(ws: Workspace) -> set[tuple[str, ...]]:
     return grams
 
 
-def _export(ws: Workspace, store: Store, jobs: list[LeafJob]) -> None:
-    """Every current leaf's rows to `<work>/data/` (cross-leaf duplicates removed)."""
+def _export(ws: Workspace, store: Store, items: Store, jobs: list[LeafJob]) -> None:
+    """Every current leaf's rows to `<work>/data/` (cross-leaf duplicates and rows that
+    would teach an evaluation item removed, a validation split apart), then the teacher's
+    evaluation items, filtered against those rows."""
     from bot.taxonomy.find import place
     from bot.taxonomy.leaves import taxonomy_path
+    from trainer.sdg.evalitems import export_items
     from trainer.sdg.export import ExportPolicy, export
 
     current = [taxonomy_path(place(p)) for p in ws.leaf_files()]
     policy = ExportPolicy(frozenset(heldout_ngrams(ws)), ws.layout.validation)
     exported = export(store, current, ws.layout.data, policy)
+    export_items(items, current, ws.layout.data, ws.layout.evaluation / "items")
     for job in jobs:
         if job.leaf and job.leaf.path in exported:
             job.output = str(exported[job.leaf.path].path)

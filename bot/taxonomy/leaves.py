@@ -128,8 +128,10 @@ class Leaves:
     The evaluation's leaf source (trainer.evaluation.suites.LeafSource): the trainer gets
     records and reasons, never files."""
 
-    def __init__(self, files: Iterable[Path], root: Path, cache: Path) -> None:
-        self.root, self.cache = root, cache
+    def __init__(
+        self, files: Iterable[Path], root: Path, cache: Path, items: Path | None = None
+    ) -> None:
+        self.root, self.cache, self.items = root, cache, items
         self.files: dict[str, Path] = {}
         self._read: dict[str, LeafData | LeafError] = {}
         for f in files:
@@ -154,8 +156,11 @@ class Leaves:
         return self._read[path]
 
     def teacher_items(self, path: str) -> list[SeedExample]:
-        """Evaluation items the teacher wrote from the leaf's held-out seeds: none yet."""
-        return []
+        """Evaluation items the teacher wrote from the leaf's held-out seeds (`bot generate`
+        exports them to the `items` folder), or none."""
+        from trainer.sdg.evalitems import read_items
+
+        return read_items(self.items, path) if self.items else []
 
     def read(self, path: str) -> LeafData | str:
         """The record, or the first line of why it cannot be read."""

@@ -44,6 +44,7 @@ class BenchConfig:
     judge_settings: JudgeSettings = field(default_factory=JudgeSettings)
     device: str | None = None
     use_cache: bool = True
+    training: frozenset[tuple[str, ...]] = frozenset()  # training rows' word 8-grams
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def run_benchmark(
         doc_mc_per_leaf=config.doc_mc_per_leaf,
         regression=config.regression,
         general=config.general,
+        training=config.training,
     )
     cache = ScoreCache(scores) if config.use_cache and scores else None
     base, previous, candidate = _score_all(config, plan, cache, progress)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from trainer.evaluation.cloze import Term, document_sentences, terms, title
@@ -107,7 +108,7 @@ def seed_items(
     pool = _pool(leaf) if leaf.kind == "knowledge" else []
     for ex in leaf.heldout:
         if shares_ngram([ex.question, ex.answer], grams):
-            out.drop("seed: shares an 8-gram with a kept seed example")
+            out.drop("seed: shares an 8-gram with a training row")
             continue
         key = rank_key(leaf.path, ex.question)
         placebo = placebo_for(key, ex.answer, pool) if pool else None
@@ -132,7 +133,7 @@ def fact_items(
             blanked = sentence.replace(term.text, BLANK, 1)
             question = f'Fill in the blank about "{about}": {blanked}'
             if shares_ngram([blanked], grams):
-                out.drop("fact: shares an 8-gram with a kept seed example")
+                out.drop("fact: shares an 8-gram with a training row")
                 continue
             options, correct = shuffle_options(key, term.text, others)
             found.append((key, Item(
@@ -166,10 +167,13 @@ def held_out(
     tiers: Callable[[], Iterable[Iterable[str]]],
     *,
     facts: int = DEFAULT_FACTS,
+    training: AbstractSet[tuple[str, ...]] = frozenset(),
 ) -> HeldOut:
-    """Every held-out item of one leaf (teacher-written ones come from the bot)."""
+    """Every held-out item of one leaf (teacher-written ones come from the bot). `training`:
+    the word 8-grams of every training row (other leaves' seeds may share a sentence with
+    this leaf's items; such an item is dropped, and counted)."""
     out = HeldOut()
-    grams = seed_rows_ngrams(leaf)
+    grams = seed_rows_ngrams(leaf) | set(training)
     seed_items(leaf, suite, tiers, grams, out)
     if leaf.kind == "knowledge" and facts > 0:
         fact_items(leaf, suite, grams, facts, out)

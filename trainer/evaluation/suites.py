@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Protocol
@@ -26,6 +27,7 @@ from trainer.evaluation.cloze import cloze_items
 from trainer.evaluation.heldout import DEFAULT_FACTS, held_out
 from trainer.evaluation.items import Item, answers, qa_item, rank_key, shuffle_options
 from trainer.leaves import LeafData, SeedExample
+from trainer.text.overlap import shares_ngram
 
 REGRESSION_SAMPLE = "regression-v2"
 REGRESSION_LEAVES = 200
@@ -73,8 +75,8 @@ class LeafSource(Protocol):
 class LeafPool:
     """Every leaf of the taxonomy by taxonomy path, read on first use."""
 
-    def __init__(self, source: LeafSource) -> None:
-        self.source = source
+    def __init__(self, source: LeafSource, training: AbstractSet[tuple[str, ...]]) -> None:
+        self.source, self.training = source, training
         self.files = set(source.paths)
         self._read: dict[str, LeafData | str] = {}
 
@@ -110,8 +112,12 @@ class LeafPool:
 
 def _held_out(plan: Plan, suite: str, leaf: LeafData, pool: LeafPool, facts: int) -> None:
     """A leaf's held-out items, the teacher's included, into the plan (skips counted)."""
-    found = held_out(leaf, suite, lambda: pool.tiers(leaf), facts=facts)
+    training = pool.training
+    found = held_out(leaf, suite, lambda: pool.tiers(leaf), facts=facts, training=training)
     for ex in pool.source.teacher_items(leaf.path):
+        if shares_ngram([ex.question, ex.answer, ex.context or ""], training):
+            found.drop("teacher: shares an 8-gram with a training row")
+            continue
         item = qa_item(
             suite, leaf, ex, lambda: pool.tiers(leaf), origin="teacher",
             source=f"teacher:{rank_key(leaf.path, ex.question)[:12]}",
@@ -137,10 +143,12 @@ def build(
     doc_mc_per_leaf: int = DEFAULT_DOC_MC_PER_LEAF,
     regression: bool = True,
     general: bool = True,
+    training: AbstractSet[tuple[str, ...]] = frozenset(),
 ) -> Plan:
     """Items of the branch suite (the selected leaves' taxonomy paths), the memorization
-    suite (their documents) and the regression suite (the source's other leaves)."""
-    pool = LeafPool(source)
+    suite (their documents) and the regression suite (the source's other leaves); none that
+    shares a word 8-gram with a training row (`training`: trainer/text/overlap.py)."""
+    pool = LeafPool(source, training)
     chosen = [pool.add(p) for p in selected]
     plan = Plan()
     for path in dict.fromkeys(chosen):

@@ -5,7 +5,9 @@ no current directory. A tiny random Llama is teacher and student."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,7 @@ from bot.stages.run import RunRequest, run
 from bot.stages.train import RetrainRequest, read_state, retrain
 from bot.stages.validate import ValidateRequest, validate
 from bot.workspace import Workspace
-from tests.conftest import dump, skill_doc
+from tests.conftest import dump
 from tests.gitrepo import Repo
 from tests.tiny import build_tiny_model
 
@@ -45,6 +47,23 @@ class Watch(Progress):
         self.events.append(line)
 
 
+def distinct_skill(seed: int, n: int = 6) -> dict[str, Any]:
+    """A valid skill leaf whose sentences share no run of words with another's (the
+    conftest leaves cycle through one word list, so every leaf repeats every other)."""
+    rng = random.Random(seed)
+    words = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "su", "ti") for b in range(40)]
+
+    def text(k: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(k))
+
+    return {
+        "version": 3,
+        "created_by": "tester",
+        "task_description": f"Skill {seed}: {text(5)}",
+        "seed_examples": [{"question": f"{text(9)}?", "answer": f"{text(12)}."} for _ in range(n)],
+    }
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny"), max_positions=2048)
@@ -54,12 +73,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ws(tmp_path: Path, tiny: Path) -> Workspace:
     repo = Repo(tmp_path / "repo")
     for rel, seed in ((SKILL, 1), (OTHER, 2)):
-        repo.write(f"taxonomy/{rel}/qna.yaml", dump(skill_doc(seed=seed)))
+        repo.write(f"taxonomy/{rel}/qna.yaml", dump(distinct_skill(seed)))
         repo.write(f"taxonomy/{rel}/attribution.txt", "self-authored\n")
     repo.write(".gitignore", ".bot/\n")
     repo.write(
         "bot.yaml",
         f"generate: {{teacher: 'hf:{tiny}', samples: 1, max_rounds: 1}}\n"
+        "evaluate: {teacher_items: 2}\n"
         "train: {max_steps: 2, choose_checkpoint: false}\n"
         f"release: {{base: 'hf:{tiny}', general: false, "
         "max_regression: [nll=inf]}\n",
@@ -88,6 +108,11 @@ def test_generate_train_benchmark_in_one_process(ws: Workspace, tiny: Path) -> N
     assert not done.failed and done.model_calls > 0
     assert sorted(p.name for p in ws.layout.data.rglob("*.jsonl")) == ["a.jsonl", "b.jsonl"]
     assert not (ws.root / ".bot").exists()  # everything went to the workspace's folder
+    assert len(done.item_jobs) == 2  # the teacher wrote evaluation items for both skills
+    assert sorted(p.name for p in (ws.layout.evaluation / "items").rglob("*.jsonl")) == [
+        "a.jsonl",
+        "b.jsonl",
+    ]
 
     trained = retrain(ws, RetrainRequest(base_model=f"hf:{tiny}"), watch)
     assert not trained.skipped and (trained.model / "model.safetensors").is_file()
@@ -101,10 +126,30 @@ def test_generate_train_benchmark_in_one_process(ws: Workspace, tiny: Path) -> N
         ws, BenchmarkRequest(model=f"hf:{trained.model}", base_model=f"hf:{tiny}"), watch
     )
     assert bench.out == ws.layout.benchmark and (bench.out / "report.json").is_file()
+    assert_no_item_is_a_training_task(ws, bench.doc)
     assert {g["path"] for g in bench.doc["leaves"] if g["suite"] == "branch"} == {SKILL, OTHER}
     assert bench.exit_code in (0, 3)
     with pytest.raises(UsageError, match="unknown model backend"):
         benchmark(ws, BenchmarkRequest(model="nosuch:thing"))
+
+
+def assert_no_item_is_a_training_task(ws: Workspace, doc: dict[str, Any]) -> None:
+    """Zero word 8-gram overlap between every scored item and every training row (the
+    exported data and the replay buffer)."""
+    from trainer.data import replay
+    from trainer.data.rows import parse_jsonl
+    from trainer.text.overlap import shares_ngram, training_ngrams
+
+    rows = [r for f in ws.layout.data.rglob("*.jsonl") for r in parse_jsonl(f.read_bytes(), f)]
+    rows += [r for leaf in replay.load(ws.layout.replay).leaves.values() for r in leaf.rows]
+    grams = training_ngrams(rows)
+    leaf_items = [i for i in doc["items"] if i["suite"] in ("branch", "regression")]
+    assert leaf_items and rows
+    texts = [
+        [i["question"]] if i["origin"] == "fact" else [i["question"], i["answer"]]
+        for i in leaf_items
+    ]
+    assert [t[0] for t in texts if shares_ngram(t, grams)] == []
 
 
 def test_retrain_without_data_fails_with_what_to_do(ws: Workspace, tiny: Path) -> None:
