@@ -48,9 +48,8 @@ def report_numbers(root: Path) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for leaf in doc["leaves"]:
         if leaf["suite"] == "branch":
-            found[leaf["path"]] = [
-                m["metric"] for m in leaf["metrics"] if isinstance(m["candidate"], float)
-            ]
+            tests = [t for t in (leaf["primary"], *leaf["descriptive"]) if t]
+            found[leaf["path"]] = [t["metric"] for t in tests if isinstance(t["candidate"], float)]
     return found
 
 

@@ -74,8 +74,8 @@ def test_no_item_shares_eight_words_with_a_kept_seed() -> None:
         shares_ngram([i.question, i.answer], grams) for i in found.items if i.origin == "seed"
     )
     assert [i.question for i in found.items if i.origin == "seed"] == [held[1].question]
-    assert found.dropped["seed: shares an 8-gram with a kept seed example"] == 1
-    assert found.dropped["fact: shares an 8-gram with a kept seed example"] >= 1  # the 1432 line
+    assert found.dropped["seed: shares an 8-gram with a training row"] == 1
+    assert found.dropped["fact: shares an 8-gram with a training row"] >= 1  # the 1432 line
     assert not any("1432" in i.question for i in found.items if i.origin == "fact")
     # the export's filter sees the questions of every item, the answers of all but facts
     grams = items_ngrams(found.items)
