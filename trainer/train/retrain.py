@@ -20,7 +20,7 @@ from trainer.data.rows import DataError, load_exported
 from trainer.train.config import TrainConfig
 from trainer.train.loop import StepEvent, TrainError
 from trainer.train.phases import SUMMARY, Chooser, PhaseOutcome, PhasePlan, RunSpec, run_phases
-from trainer.train.session import barrier, main_process, write_on_main
+from trainer.train.session import barrier, check_hardware, main_process, write_on_main
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,7 @@ def retrain(
             f"{job.out} already holds a training run; resume it (resume=True: continue "
             "or reuse it) or choose another output folder"
         )
+    check_hardware(job.train)  # before mixing: distillation alone can take minutes
     barrier()  # every process has checked before the main one writes
     try:
         if main_process():
