@@ -71,17 +71,20 @@ def save(
     keep: int,
     *,
     full_base: Path | None = None,
+    state: bool = True,
 ) -> Checkpoint:
     """Write the checkpoint; `full_base` (QLoRA) is the full-precision folder the adapter
-    is merged into."""
+    is merged into; `state=False` leaves out the resume state (a trainer that keeps its own,
+    like TRL's)."""
     final = out / "checkpoints" / f"step-{meta.step:06d}"
     tmp = final.with_name(f".tmp-{final.name}")
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(model)  # gathers FSDP shards on every process
-    with _without_shared_tensor_note():
-        accelerator.save_state(str(tmp / STATE))
+    if state:
+        with _without_shared_tensor_note():
+            accelerator.save_state(str(tmp / STATE))
     if accelerator.is_main_process:
         inner = accelerator.unwrap_model(model)
         if hasattr(inner, "merge_and_unload"):  # LoRA: the adapter, and merged full weights

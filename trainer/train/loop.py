@@ -89,18 +89,24 @@ def read_examples(path: Path, tokenizer: Any, max_tokens: int) -> tuple[list[Ren
     return examples, dropped, hashlib.sha256(raw).hexdigest()
 
 
-def with_lora(model: Any, cfg: TrainConfig) -> Any:
-    """Low-rank adapters on every linear layer (OpenBezoar's recipe); the base stays frozen."""
-    from peft import LoraConfig, get_peft_model
+def lora_config(cfg: TrainConfig) -> Any:
+    """Low-rank adapters on every linear layer (OpenBezoar's recipe); the base stays frozen.
+    peft's "all-linear" leaves the output layer out."""
+    from peft import LoraConfig
 
-    lora = LoraConfig(
+    return LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
         target_modules="all-linear",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora)
+
+
+def with_lora(model: Any, cfg: TrainConfig) -> Any:
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(cfg))
 
 
 def _batch(

@@ -1,5 +1,6 @@
-"""What every training phase (SFT or DPO) shares: the resume decision, the model,
-optimizer and schedule under accelerate, the step log, and when to save.
+"""What the training phases share: the model as loaded for training (attention, QLoRA),
+the SFT loop's resume decision, optimizer and schedule under accelerate, the step log,
+and when to save.
 """
 
 from __future__ import annotations
@@ -150,11 +151,9 @@ def open_session(
     start_from: ckpt.Checkpoint | None,
     *,
     wrap: Callable[[Any], Any] | None = None,
-    before_resume: Callable[[Any, Any], None] | None = None,
 ) -> Session:
     """Load `base`, wrap it (e.g. LoRA), prepare it with accelerate (bf16 autocast on GPU),
-    run `before_resume(model, accelerator)` while the weights are still the base's, then
-    load the saved state when resuming."""
+    then load the saved state when resuming."""
     from accelerate import Accelerator
 
     cuda = torch.cuda.is_available()
@@ -171,8 +170,6 @@ def open_session(
     )
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(schedule)
-    if before_resume is not None:
-        before_resume(model, accelerator)
     session = Session(accelerator, model, optimizer, schedule, 0, 0, 0)
     if start_from:
         accelerator.load_state(str(start_from.path / ckpt.STATE))
