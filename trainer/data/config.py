@@ -15,7 +15,7 @@ class MixConfig:
     knowledge_replay_ratio: float = 0.2  # knowledge phase: share of rows replayed from the buffer
     seed: int = 0
     foundational_in_knowledge: bool = True  # False: foundational skills train with the skills
-    distill_replay: bool = False  # regenerate replayed answers with the model being trained
+    distill_replay: bool = False  # regenerate replayed answers with the model being continued
 
     def __post_init__(self) -> None:
         for name in ("replay_ratio", "knowledge_replay_ratio"):

@@ -5,12 +5,16 @@ on generated data fills rows to well over 95%. Rows are kept short (512 tokens b
 attention cost grows with the square of the row, and on a CPU a 1,024-token row trains
 ~25% slower per token than 512-token rows (measured on SmolLM2-135M).
 
-A packed row carries, per token, the index of the example it belongs to; `collate` turns
-that into position ids that restart at every example and an attention mask that is
-block-diagonal as well as causal, so each example attends only to itself. (Restarting
-position ids alone is not enough: PyTorch's `sdpa` attention ignores them and lets later
-examples attend to earlier ones.) On a GPU with flash-attention, `varlen` mode passes the
-position ids alone and the kernel splits rows at each restart.
+A packed row's position ids restart at every example, and the batch carries no attention
+mask: run without a KV cache (`use_cache=False`, as training does), transformers reads each
+restart as an example boundary. For `sdpa` and `eager` it builds the block-diagonal causal
+mask itself, in the form each one takes (a boolean mask for sdpa, an additive one for
+eager); flash-attention's variable-length kernel splits the row at the restarts. One batch
+format thus serves every attention implementation, and each example attends only to
+itself (tests/trainer/data/test_pack.py compares packed with unpacked logits under each).
+A hand-made boolean mask is what this replaced: eager attention adds it to the scores
+(True as +1), losing causality. Padding (only with several rows per micro-batch) restarts
+at every token, so a pad attends to itself alone and is never a target.
 
 `collate_padded` is the baseline packing is measured against: one example per row, rows
 padded to the longest in the micro-batch.
@@ -20,13 +24,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 
 from trainer.data.render import IGNORE, Rendered
-
-MaskMode = Literal["block", "varlen"]
 
 
 def pack(lengths: Sequence[int], capacity: int) -> list[list[int]]:
@@ -58,7 +60,7 @@ class Batch(NamedTuple):
     input_ids: torch.Tensor  # (rows, T)
     labels: torch.Tensor  # (rows, T), IGNORE where no loss applies
     position_ids: torch.Tensor  # (rows, T)
-    attention_mask: torch.Tensor | None  # (rows, 1, T, T) bool, (rows, T) or None (varlen)
+    attention_mask: torch.Tensor | None  # (rows, T) for the padded baseline; None when packed
     tokens: int
     trained_tokens: int
 
@@ -67,17 +69,17 @@ class Batch(NamedTuple):
         return int(self.input_ids.numel())
 
 
-def collate(rows: Sequence[Sequence[Rendered]], pad_id: int, mode: MaskMode = "block") -> Batch:
+def collate(rows: Sequence[Sequence[Rendered]], pad_id: int) -> Batch:
     """Packed rows (each a list of examples) into one batch."""
     width = max(sum(len(ex.input_ids) for ex in row) for row in rows)
     n = len(rows)
     ids = torch.full((n, width), pad_id, dtype=torch.long)
     labels = torch.full((n, width), IGNORE, dtype=torch.long)
-    pos = torch.zeros((n, width), dtype=torch.long)
-    segment = torch.full((n, width), -1, dtype=torch.long)  # -1: padding
+    pos = torch.zeros((n, width), dtype=torch.long)  # padding: 0 at every token
+    real = 0
     for r, row in enumerate(rows):
         at = 0
-        for s, ex in enumerate(row):
+        for ex in row:
             k = len(ex.input_ids)
             ids[r, at : at + k] = torch.tensor(ex.input_ids)
             labels[r, at : at + k] = torch.tensor(ex.labels)
@@ -85,20 +87,9 @@ def collate(rows: Sequence[Sequence[Rendered]], pad_id: int, mode: MaskMode = "b
             # the end of the previous example in the row.
             labels[r, at] = IGNORE
             pos[r, at : at + k] = torch.arange(k)
-            segment[r, at : at + k] = s
             at += k
-    mask: torch.Tensor | None = None
-    if mode == "block":
-        causal = torch.ones((width, width), dtype=torch.bool).tril()
-        same = segment[:, :, None] == segment[:, None, :]
-        mask = (same & causal & (segment >= 0)[:, :, None])[:, None]
-        # Padding rows attend to themselves only, so softmax never sees an all-masked row.
-        eye = torch.eye(width, dtype=torch.bool)[None, None]
-        mask = mask | (eye & (segment < 0)[:, None, :, None])
-    elif len(rows) > 1:  # varlen kernels see one flattened row; padding would join it
-        raise ValueError("varlen packing takes one row per micro-batch")
-    real = int((segment >= 0).sum())
-    return Batch(ids, labels, pos, mask, real, int((labels != IGNORE).sum()))
+        real += at
+    return Batch(ids, labels, pos, None, real, int((labels != IGNORE).sum()))
 
 
 def collate_padded(examples: Sequence[Rendered], pad_id: int) -> Batch:

@@ -1,7 +1,9 @@
 """Checkpoints: a Hugging Face model folder (safetensors) any tool can load, plus, in the
 latest one only, the full training state (optimizer, schedule, RNG) needed to resume.
 LoRA checkpoints hold the merged weights (so the next phase and the benchmarks load them
-like any model) and the adapter alone under `adapter/`.
+like any model) and the adapter alone under `adapter/`. Under QLoRA the adapter is merged
+into the base's own full-precision weights, not into its 4-bit copy (re-rounding the sum to
+4 bits would wash most of the update out).
 
 A checkpoint is written under a temporary name and renamed into place once complete, so a
 kill mid-write leaves the previous checkpoint as the latest, never a half-written one.
@@ -61,21 +63,34 @@ def checkpoints(out: Path) -> list[Checkpoint]:
 
 
 def save(
-    out: Path, meta: CheckpointMeta, model: Any, tokenizer: Any, accelerator: Any, keep: int
+    out: Path,
+    meta: CheckpointMeta,
+    model: Any,
+    tokenizer: Any,
+    accelerator: Any,
+    keep: int,
+    *,
+    full_base: Path | None = None,
+    state: bool = True,
 ) -> Checkpoint:
+    """Write the checkpoint; `full_base` (QLoRA) is the full-precision folder the adapter
+    is merged into; `state=False` leaves out the resume state (a trainer that keeps its own,
+    like TRL's)."""
     final = out / "checkpoints" / f"step-{meta.step:06d}"
     tmp = final.with_name(f".tmp-{final.name}")
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
     state_dict = accelerator.get_state_dict(model)  # gathers FSDP shards on every process
-    with _without_shared_tensor_note():
-        accelerator.save_state(str(tmp / STATE))
+    if state:
+        with _without_shared_tensor_note():
+            accelerator.save_state(str(tmp / STATE))
     if accelerator.is_main_process:
         inner = accelerator.unwrap_model(model)
         if hasattr(inner, "merge_and_unload"):  # LoRA: the adapter, and merged full weights
             inner.save_pretrained(tmp / "adapter", safe_serialization=True)
-            copy.deepcopy(inner).merge_and_unload().save_pretrained(tmp, safe_serialization=True)
+            merged = _merged(inner, tmp / "adapter", full_base)
+            merged.save_pretrained(tmp, safe_serialization=True)
         else:
             inner.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -85,6 +100,16 @@ def save(
         _prune(out, keep, final)
     accelerator.wait_for_everyone()
     return Checkpoint(final, meta)
+
+
+def _merged(inner: Any, adapter: Path, full_base: Path | None) -> Any:
+    if full_base is None:
+        return copy.deepcopy(inner).merge_and_unload()
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(full_base, local_files_only=True, dtype="auto")
+    return PeftModel.from_pretrained(base, adapter).merge_and_unload()
 
 
 def _drop_shared_tensor_note(record: logging.LogRecord) -> bool:

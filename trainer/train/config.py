@@ -24,15 +24,21 @@ class TrainConfig:
     max_grad_norm: float = 1.0
     seed: int = 0
     packing: bool = True  # False: the padded baseline (one example per row)
-    attention: Literal["auto", "block", "varlen"] = "auto"  # varlen: flash-attention on GPU
+    # How packed rows attend (session.attention_implementation): sdpa and eager get the
+    # block-diagonal causal mask from the restarting position ids; varlen is flash-attention's
+    # variable-length kernel (CUDA + flash-attn); auto: varlen where it can run, else sdpa.
+    attention: Literal["auto", "sdpa", "eager", "varlen"] = "auto"
     mixed_precision: Literal["auto", "no", "bf16"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
     lora: bool = False  # train low-rank adapters (peft) instead of all weights
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
+    quantize: Literal["none", "4bit"] = "none"  # 4bit: QLoRA, an NF4 base (CUDA, bitsandbytes)
     disperse: int = 1  # > 1: disperse-then-merge, K sub-models on K shards of each phase
     merge_method: Literal["average", "ties"] = "average"  # how the K sub-models are merged
+    dpo_lr: float = 5e-6  # the `dpo` phase's own peak learning rate (DPO wants far less than SFT)
     dpo_beta: float = 0.1  # the `dpo` phase (SPIN pairs: own replies rejected)
+    dpo_rpo_alpha: float = 1.0  # weight of the NLL on chosen replies (RPO); 0: plain DPO
     dpo_max_pairs: int = 64  # prompts drawn from the last SFT phase's data
     dpo_max_new_tokens: int = 128  # budget of the model's own (rejected) replies
 
@@ -44,7 +50,17 @@ class TrainConfig:
             raise ValueError("train.lr must be > 0, warmup_steps >= 0, keep_checkpoints >= 1")
         if self.disperse < 1 or self.dpo_max_pairs < 1 or self.dpo_max_new_tokens < 1:
             raise ValueError("train.disperse, dpo_max_pairs, dpo_max_new_tokens must be >= 1")
-        if self.dpo_beta <= 0:
-            raise ValueError("train.dpo_beta must be > 0")
+        if self.dpo_beta <= 0 or self.dpo_lr <= 0 or self.dpo_rpo_alpha < 0:
+            raise ValueError("train.dpo_beta and dpo_lr must be > 0, dpo_rpo_alpha >= 0")
+        if self.quantize != "none" and not self.lora:
+            raise ValueError(
+                f"train.quantize: {self.quantize} trains LoRA adapters; set lora: true"
+            )
+        if self.attention == "varlen" and self.packing and self.micro_batch_rows > 1:
+            # flash-attention splits one flattened row at each position restart; a batch of
+            # several rows would be read as one sequence per row, its examples seeing each other
+            raise ValueError(
+                "train.attention: varlen packs one row per forward pass; set micro_batch_rows: 1"
+            )
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError("train.max_steps must be >= 1")

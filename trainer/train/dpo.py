@@ -1,54 +1,51 @@
-"""A DPO phase after SFT (the LIONs / OpenBezoar order), on SPIN-style pairs (pairs.py).
+"""The DPO phase after SFT (the LIONs / OpenBezoar order) on TRL's `DPOTrainer`, over the
+SPIN-style pairs of pairs.py.
 
-Per pair, with log-probabilities summed over the response tokens only:
+TRL does the preference optimisation: the sigmoid DPO loss on response log-probabilities
+(`dpo_beta`), plus `dpo_rpo_alpha` times the mean NLL of the chosen replies (RPO, TRL's
+`loss_type=["sigmoid", "sft"]`). Plain DPO only asks the chosen reply to beat the rejected
+one, which it can do by pushing both down; with SPIN pairs, whose rejected side is the
+model's own reply, that lowers the likelihood of the good answers too. The NLL term keeps
+them rising. The phase has its own learning rate (`dpo_lr`); with `lora` TRL trains peft
+adapters and the reference is the base with adapters off; with `quantize: 4bit`, QLoRA.
 
-    loss = -log sigmoid(beta * ((pi(chosen) - ref(chosen)) - (pi(rejected) - ref(rejected))))
+The reference log-probs are computed once, before the first step (TRL's
+`precompute_ref_log_probs`), from the model as loaded: no second model in memory, and a
+resumed run scores against the same reference.
 
-`beta * (pi - ref)` is a side's implicit reward; a step reports the mean loss, the share of
-pairs whose chosen reward beats the rejected one (accuracy) and the mean reward margin.
-
-The reference is the SFT checkpoint the phase starts from, and it stays frozen, so its
-log-probs are computed once, before the first step, by the policy itself (still equal to
-it): no second model in memory. Responses are rendered through `render` like SFT rows, so
-the scored tokens are exactly those SFT trained on (the reply and its end-of-turn token).
-Chosen and rejected sides of a micro-batch go through the model as one padded batch.
-
-Conventions follow loop.py: TrainConfig (batch_size counts pairs, micro_batch_rows pairs per
-forward pass, each pair two sequences; packing does not apply), the plan, checkpoints,
-resume and the JSONL log. Every process computes every reference log-prob (cheap next to
-training; splitting them would need a gather).
+What stays here is the phase's contract: located errors for bad pair rows, pairs with a
+side over `max_tokens` dropped and counted (never cut), TrainConfig's batch size (pairs per
+optimizer step, reached by gradient accumulation), the step log and progress events,
+resume from TRL's checkpoints (refused over changed data or settings), and the final
+checkpoint as a Hugging Face folder under `<out>/checkpoints/` like every phase's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import logging
+import math
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from trainer.data.pack import Batch, collate_padded
-from trainer.data.render import IGNORE, Rendered, RenderError, render
+from trainer.data.render import RenderError, render
 from trainer.data.rows import DataError
 from trainer.train import checkpoint as ckpt
 from trainer.train.config import TrainConfig
-from trainer.train.loop import token_nll
 from trainer.train.pairs import Pair, read_pairs
-from trainer.train.plan import Step, make_plan
-from trainer.train.session import LOG, RunLog, TrainError, open_session, resume_point, save_points
+from trainer.train.session import LOG, RunLog, TrainError, load_for_training, write_on_main
 
-Example = tuple[Rendered, Rendered]  # (chosen, rejected), each prompt + response
-
-
-class DPOLoss(NamedTuple):
-    losses: torch.Tensor  # per pair
-    chosen_rewards: torch.Tensor  # beta * (policy - reference) log-prob of the chosen side
-    rejected_rewards: torch.Tensor
+TRAINER = "trainer"  # TRL's own checkpoints (resume state) under the phase folder
+STAMP = "dpo_plan.json"  # what the checkpoints in TRAINER were trained on
 
 
 @dataclass(frozen=True)
@@ -57,8 +54,7 @@ class DPOJob:
     base: Path  # the SFT checkpoint: the policy starts here, and it is the frozen reference
     data: Path  # JSONL pairs (trainer.train.pairs)
     out: Path
-    config: TrainConfig
-    beta: float = 0.1
+    config: TrainConfig  # dpo_lr, dpo_beta, dpo_rpo_alpha, batch_size, epochs, lora, ...
     resume: bool = False
 
 
@@ -67,7 +63,7 @@ class DPOStepEvent:
     phase: str
     step: int  # 1-based, of `total`
     total: int
-    loss: float
+    loss: float  # DPO loss plus dpo_rpo_alpha times the chosen replies' NLL
     lr: float
     tokens: int
     tokens_per_s: float
@@ -76,6 +72,8 @@ class DPOStepEvent:
     margin: float  # mean reward margin, chosen minus rejected
     chosen_reward: float
     rejected_reward: float
+    chosen_logp: float  # mean summed log-prob of the chosen replies under the policy
+    rejected_logp: float
 
 
 @dataclass(frozen=True)
@@ -93,261 +91,296 @@ class DPOResult:
     seconds: float
 
 
-def dpo_loss(
-    policy_chosen: torch.Tensor,
-    policy_rejected: torch.Tensor,
-    reference_chosen: torch.Tensor,
-    reference_rejected: torch.Tensor,
-    beta: float,
-) -> DPOLoss:
-    """The sigmoid DPO loss per pair from summed response log-probs (Rafailov et al.)."""
-    chosen = beta * (policy_chosen - reference_chosen)
-    rejected = beta * (policy_rejected - reference_rejected)
-    return DPOLoss(-F.logsigmoid(chosen - rejected), chosen.detach(), rejected.detach())
+@dataclass(frozen=True)
+class PairRows:
+    rows: list[dict[str, Any]]  # TRL's conversational preference format
+    dropped: int  # pairs with a side over max_tokens
+    digest: str  # of the pairs file
 
 
-def final_reply(example: Rendered) -> Rendered:
-    """Labels on the last assistant turn only: in DPO, earlier turns are prompt."""
-    labels = example.labels
-    end = max((i for i, label in enumerate(labels) if label != IGNORE), default=-1) + 1
-    start = end
-    while start > 0 and labels[start - 1] != IGNORE:
-        start -= 1
-    if start == end:
-        raise RenderError("the response renders to no trained tokens")
-    kept = [IGNORE] * start + list(labels[start:end]) + [IGNORE] * (len(labels) - end)
-    return Rendered(example.input_ids, kept)
+def trl_row(pair: Pair) -> dict[str, Any]:
+    """A pair in TRL's conversational format: the prompt's messages, then one assistant
+    message per side (TRL renders each through the model's chat template)."""
+    return {
+        "prompt": pair.prompt,
+        "chosen": [{"role": "assistant", "content": pair.chosen}],
+        "rejected": [{"role": "assistant", "content": pair.rejected}],
+    }
 
 
-def render_pair(tokenizer: Any, pair: Pair) -> Example:
-    def side(text: str) -> Rendered:
-        return final_reply(
-            render(tokenizer, [*pair.prompt, {"role": "assistant", "content": text}])
-        )
-
-    return side(pair.chosen), side(pair.rejected)
-
-
-def read_pair_examples(
-    path: Path, tokenizer: Any, max_tokens: int
-) -> tuple[list[Example], int, str]:
-    """Rendered pairs (those with a side over max_tokens dropped and counted), and a digest
-    of the file; a bad pair fails with its file:line."""
+def read_pair_rows(path: Path, tokenizer: Any, max_tokens: int) -> PairRows:
+    """The pairs of a file for TRL; a pair that cannot be rendered fails with its
+    file:line, and one with a side over `max_tokens` is dropped and counted."""
     try:
         numbered = read_pairs(path)
     except DataError as exc:
         raise TrainError(str(exc)) from exc
-    examples, dropped = [], 0
+    rows, dropped = [], 0
     for n, pair in numbered:
         try:
-            example = render_pair(tokenizer, pair)
+            sides = [
+                render(tokenizer, [*pair.prompt, {"role": "assistant", "content": text}])
+                for text in (pair.chosen, pair.rejected)
+            ]
         except RenderError as exc:
             raise TrainError(f"{path}:{n}: cannot train on this pair: {exc}") from exc
-        if max(len(e.input_ids) for e in example) > max_tokens:
+        if max(len(side.input_ids) for side in sides) > max_tokens:
             dropped += 1
         else:
-            examples.append(example)
-    if not examples:
+            rows.append(trl_row(pair))
+    if not rows:
         raise TrainError(f"{path}: no trainable pairs (dropped {dropped} over {max_tokens} tokens)")
-    return examples, dropped, hashlib.sha256(path.read_bytes()).hexdigest()
+    return PairRows(rows, dropped, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
-def sequence_logps(model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
-    """Summed log-probability of each row's labelled tokens."""
-    return -token_nll(model, batch, device).sum(dim=1)
+@dataclass(frozen=True)
+class Batches:
+    """How TrainConfig's batch size maps onto TRL's: pairs per forward pass and process,
+    gradient accumulation up to at least `batch_size` pairs per optimizer step."""
+
+    per_device: int
+    accumulation: int
+    steps: int  # optimizer steps in the phase
+    samples: int  # pairs trained on, over every epoch
+
+    @classmethod
+    def plan(cls, pairs: int, cfg: TrainConfig, world: int) -> Batches:
+        per_device = cfg.micro_batch_rows
+        accumulation = math.ceil(cfg.batch_size / (per_device * world))
+        batches = math.ceil(pairs / (per_device * world))  # per process and epoch
+        per_epoch = math.ceil(batches / accumulation)  # as transformers' Trainer counts
+        steps = per_epoch * cfg.epochs
+        if cfg.max_steps is not None:
+            steps = min(steps, cfg.max_steps)
+        full, rest = divmod(steps, per_epoch)
+        samples = full * pairs + min(rest * accumulation * per_device * world, pairs)
+        return cls(per_device, accumulation, steps, samples)
 
 
-def _forward(
-    model: Any, examples: Sequence[Example], pairs: Sequence[int], pad: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(chosen log-probs, rejected log-probs, real tokens) of some pairs, in one batch."""
-    batch = collate_padded([examples[i][0] for i in pairs] + [examples[i][1] for i in pairs], pad)
-    logps = sequence_logps(model, batch, device)
-    return logps[: len(pairs)], logps[len(pairs) :], batch.tokens
+def dpo_trainer(job: DPOJob, rows: list[dict[str, Any]], callbacks: list[Any]) -> Any:
+    """TRL's DPOTrainer for the phase (the reference log-probs computed on construction)."""
+    from accelerate import PartialState
+    from datasets import Dataset
+    from transformers import AutoTokenizer, PrinterCallback
+    from trl.trainer.dpo_config import DPOConfig
+    from trl.trainer.dpo_trainer import DPOTrainer
+
+    cfg = job.config
+    cuda = torch.cuda.is_available()
+    precision = cfg.mixed_precision if cfg.mixed_precision != "auto" else ("bf16" if cuda else "no")
+    batches = Batches.plan(len(rows), cfg, PartialState().num_processes)
+    args = DPOConfig(
+        output_dir=str(job.out / TRAINER),
+        learning_rate=cfg.dpo_lr,
+        beta=cfg.dpo_beta,
+        loss_type=["sigmoid", "sft"] if cfg.dpo_rpo_alpha else ["sigmoid"],
+        loss_weights=[1.0, cfg.dpo_rpo_alpha] if cfg.dpo_rpo_alpha else None,
+        per_device_train_batch_size=batches.per_device,
+        gradient_accumulation_steps=batches.accumulation,
+        max_steps=batches.steps,
+        lr_scheduler_type="cosine" if cfg.schedule == "cosine" else "constant_with_warmup",
+        # at most a tenth of the phase: a short phase must not spend all of it warming up
+        warmup_steps=min(cfg.warmup_steps, batches.steps // 10),
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm or 0.0,
+        seed=cfg.seed,
+        bf16=precision == "bf16",
+        use_cpu=not cuda,
+        activation_checkpointing=False,
+        precompute_ref_log_probs=True,
+        max_length=None,  # over-long pairs were dropped and counted, never cut
+        save_strategy="steps" if cfg.save_every else "epoch",  # as SFT: 0 = each epoch's end
+        save_steps=cfg.save_every or 500,
+        save_total_limit=cfg.keep_checkpoints,
+        logging_steps=1,
+        report_to=[],
+        disable_tqdm=True,
+    )
+    peft_config = None
+    if cfg.lora:
+        from trainer.train.loop import lora_config
+
+        peft_config = lora_config(cfg)
+    tokenizer = AutoTokenizer.from_pretrained(job.base, local_files_only=True)
+    trainer = DPOTrainer(
+        model=load_for_training(job.base, cfg),
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # prints every log dict to stdout
+    return trainer
 
 
-def reference_logps(
-    model: Any, accelerator: Any, examples: Sequence[Example], pad: int, rows: int
-) -> torch.Tensor:
-    """(pairs, 2) log-probs of chosen and rejected under the model as it is now."""
-    out = torch.empty((len(examples), 2), dtype=torch.float64)
-    model.eval()
-    with torch.no_grad():
-        for start in range(0, len(examples), rows):
-            idx = list(range(start, min(start + rows, len(examples))))
-            with accelerator.autocast():
-                chosen, rejected, _ = _forward(model, examples, idx, pad, accelerator.device)
-            out[idx, 0] = chosen.double().cpu()
-            out[idx, 1] = rejected.double().cpu()
-    model.train()
-    return out
+def _plan_stamp(job: DPOJob, digest: str) -> str:
+    body = json.dumps([digest, asdict(job.config)], sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _resume_step(job: DPOJob, stamp: str) -> int:
+    """The optimizer step TRL's latest checkpoint holds (0: a fresh start); refuses to
+    continue another run's checkpoints, or to overwrite them without resume."""
+    found = sorted(
+        (int(p.name.split("-")[1]), p) for p in (job.out / TRAINER).glob("checkpoint-[0-9]*")
+    )
+    if not found:
+        return 0
+    step, last = found[-1]
+    if not job.resume:
+        raise TrainError(
+            f"{job.out} already holds checkpoints of phase {job.name}; resume it "
+            "(resume=True) or choose another output folder"
+        )
+    recorded = job.out / STAMP
+    if not recorded.is_file() or recorded.read_text() != stamp:
+        raise TrainError(
+            f"cannot resume phase {job.name} from {last}: its data or settings changed; "
+            "start it again in a new --out"
+        )
+    return step
 
 
 def train_dpo(job: DPOJob, on_step: Callable[[DPOStepEvent], None] | None = None) -> DPOResult:
     from transformers import AutoTokenizer
 
-    cfg = job.config
     started = time.perf_counter()
-    if job.beta <= 0:
-        raise TrainError(f"phase {job.name}: DPO beta must be > 0, not {job.beta}")
     tokenizer = AutoTokenizer.from_pretrained(job.base, local_files_only=True)
-    examples, dropped, digest = read_pair_examples(job.data, tokenizer, cfg.max_tokens)
-    # One row per pair; beta is part of the data digest, so a resume cannot change it.
-    lengths = [max(len(c.input_ids), len(r.input_ids)) for c, r in examples]
-    plan = make_plan(lengths, replace(cfg, packing=False), f"dpo:{job.beta!r}:{digest}")
-    start_from = resume_point(job.out, job.name, plan, job.resume)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    reference: list[torch.Tensor] = []
-
-    def keep_reference(model: Any, accelerator: Any) -> None:
-        # Before any resumed state is loaded: the weights are still the reference's.
-        reference.append(reference_logps(model, accelerator, examples, pad, cfg.micro_batch_rows))
-
-    run = open_session(job.base, cfg, plan, start_from, before_resume=keep_reference)
-    model, optimizer, accelerator = run.model, run.optimizer, run.accelerator
-    first, samples, tokens_total = run.first_step, run.samples, run.tokens
-    log = RunLog(job.out / LOG, job.name, first)  # drops log lines past the checkpoint
-    saves = save_points(plan, cfg)
-    real, t0 = 0, time.perf_counter()
-    last: ckpt.Checkpoint | None = start_from
-    stats: Mapping[str, float] = {}
-    for index in range(first, len(plan.steps)):
-        step = plan.steps[index]
-        tick = time.perf_counter()
-        stats = _step(
-            model, optimizer, accelerator, examples, reference[0], step, pad, job.beta, cfg
-        )
-        lr = float(optimizer.param_groups[0]["lr"])
-        run.schedule.step()
-        tokens = int(stats["tokens"])
-        real += tokens
-        samples += len(step.examples)
-        tokens_total += tokens
-        event = _event(job.name, index, len(plan.steps), stats, lr, tick, t0)
-        log.write(_log_line(event, step))
-        if on_step:
-            on_step(event)
-        if index + 1 in saves:
-            meta = ckpt.CheckpointMeta(
-                index + 1, step.epoch, samples, tokens_total, event.loss, plan.digest
-            )
-            last = ckpt.save(job.out, meta, model, tokenizer, accelerator, cfg.keep_checkpoints)
-    if last is None:
-        raise TrainError(f"phase {job.name}: the plan has no steps")
-    wall = time.perf_counter() - t0
+    pairs = read_pair_rows(job.data, tokenizer, job.config.max_tokens)
+    stamp = _plan_stamp(job, pairs.digest)
+    first = _resume_step(job, stamp)
+    write_on_main(job.out / STAMP, stamp)
+    steps = _Steps(job.name, RunLog(job.out / LOG, job.name, first), on_step)
+    with _quiet():
+        trainer = dpo_trainer(job, pairs.rows, [steps.callback()])
+        trainer.train(resume_from_checkpoint=True if first else None)
+    total = int(trainer.state.max_steps)
+    logged = [json.loads(line) for line in (job.out / LOG).read_text().splitlines()]
+    meta = ckpt.CheckpointMeta(
+        step=total,
+        epoch=max(0, math.ceil(trainer.state.epoch or 0) - 1),
+        samples=Batches.plan(
+            len(pairs.rows), job.config, trainer.accelerator.num_processes
+        ).samples,
+        tokens=sum(int(row["tokens"]) for row in logged),
+        loss=float(logged[-1]["loss"]) if logged else float("nan"),
+        plan=stamp,
+    )
+    full = job.base if job.config.quantize != "none" else None
+    last = ckpt.save(
+        job.out,
+        meta,
+        trainer.model_wrapped,
+        tokenizer,
+        trainer.accelerator,
+        job.config.keep_checkpoints,
+        full_base=full,
+        state=False,  # TRL's checkpoints under TRAINER hold the resume state
+    )
     return DPOResult(
         name=job.name,
-        samples=plan.samples,
-        tokens=tokens_total,
-        steps=len(plan.steps),
-        final_loss=last.meta.loss,
-        final_accuracy=stats.get("accuracy", float("nan")),
-        final_margin=stats.get("margin", float("nan")),
-        tokens_per_s=real / wall if real else 0.0,
+        samples=meta.samples,
+        tokens=meta.tokens,
+        steps=total,
+        final_loss=meta.loss,
+        final_accuracy=steps.last.accuracy if steps.last else float("nan"),
+        final_margin=steps.last.margin if steps.last else float("nan"),
+        tokens_per_s=steps.tokens / steps.busy if steps.busy else 0.0,
         checkpoint=str(last.path),
-        dropped_too_long=dropped,
+        dropped_too_long=pairs.dropped,
         seconds=time.perf_counter() - started,
     )
 
 
-def _event(
-    name: str,
-    index: int,
-    steps: int,
-    stats: Mapping[str, float],
-    lr: float,
-    tick: float,
-    t0: float,
-) -> DPOStepEvent:
-    now = time.perf_counter()
-    tokens = int(stats["tokens"])
-    return DPOStepEvent(
-        name,
-        index + 1,
-        steps,
-        stats["loss"],
-        lr,
-        tokens,
-        tokens / max(now - tick, 1e-9),
-        now - t0,
-        stats["accuracy"],
-        stats["margin"],
-        stats["chosen"],
-        stats["rejected"],
-    )
+class _Steps:
+    """TRL's per-step logs as DPOStepEvents and lines of the phase's step log."""
+
+    def __init__(
+        self, phase: str, log: RunLog, on_step: Callable[[DPOStepEvent], None] | None
+    ) -> None:
+        self.phase, self.log, self.on_step = phase, log, on_step
+        self.t0 = time.perf_counter()
+        self.tick = self.t0
+        self.seen = 0  # TRL's running token count (restarts at 0 in each process)
+        self.tokens, self.busy = 0, 0.0
+        self.last: DPOStepEvent | None = None
+
+    def callback(self) -> Any:
+        from transformers import TrainerCallback
+
+        steps = self
+
+        class Callback(TrainerCallback):
+            def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                steps.tick = time.perf_counter()
+
+            def on_log(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                logs = kw.get("logs") or {}
+                if "rewards/margins" in logs:
+                    steps.record(state, logs)
+
+        return Callback()
+
+    def record(self, state: Any, logs: dict[str, float]) -> None:
+        now = time.perf_counter()
+        tokens = int(logs["num_tokens"]) - self.seen
+        self.seen = int(logs["num_tokens"])
+        self.tokens += tokens
+        self.busy += now - self.tick
+        event = DPOStepEvent(
+            self.phase,
+            int(state.global_step),
+            int(state.max_steps),
+            float(logs["loss"]),
+            float(logs["learning_rate"]),
+            tokens,
+            tokens / max(now - self.tick, 1e-9),
+            now - self.t0,
+            float(logs["rewards/accuracies"]),
+            float(logs["rewards/margins"]),
+            float(logs["rewards/chosen"]),
+            float(logs["rewards/rejected"]),
+            float(logs["logps/chosen"]),
+            float(logs["logps/rejected"]),
+        )
+        self.last = event
+        if state.is_world_process_zero:
+            row = asdict(event)
+            del row["phase"], row["total"]
+            self.log.write({**row, "tokens_per_s": round(event.tokens_per_s, 1)})
+        if self.on_step:
+            self.on_step(event)
 
 
-def _log_line(event: DPOStepEvent, step: Any) -> dict[str, Any]:
-    return {
-        "step": event.step,
-        "epoch": step.epoch,
-        "loss": event.loss,
-        "lr": event.lr,
-        "tokens": event.tokens,
-        "tokens_per_s": round(event.tokens_per_s, 1),
-        "elapsed": round(event.elapsed, 3),
-        "accuracy": event.accuracy,
-        "margin": event.margin,
-        "chosen_reward": event.chosen_reward,
-        "rejected_reward": event.rejected_reward,
-        "samples": step.examples,
-    }
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """No progress bars from datasets, TRL or transformers: the bot reports progress."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    bars = datasets.utils.logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"  # TRL's reference log-prob pass reads it
+    # "mtime may not be reliable": said whenever two checkpoints are under 1 s apart
+    ordering = logging.getLogger("transformers.trainer_utils")
+    level = ordering.level
+    ordering.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            # TRL's own call of a name transformers 5 renamed: nothing a user can change
+            warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated")
+            yield
+    finally:
+        ordering.setLevel(level)
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
+        if bars:
+            datasets.enable_progress_bars()
 
 
-def _step(
-    model: Any,
-    optimizer: Any,
-    accelerator: Any,
-    examples: Sequence[Example],
-    reference: torch.Tensor,
-    step: Step,
-    pad: int,
-    beta: float,
-    cfg: TrainConfig,
-) -> dict[str, float]:
-    """One optimizer step on the mean loss over the step's pairs; returns its statistics."""
-    micro = [[row[0] for row in mb] for mb in step.micro_batches]
-    n_pairs = sum(len(mb) for mb in micro)
-    world = accelerator.num_processes
-    mine = micro[accelerator.process_index :: world]
-    # Every process runs the same number of backward passes (see loop._step).
-    rounds = -(-len(micro) // world)
-    padded = mine + [mine[0] if mine else micro[0]] * (rounds - len(mine))
-    device = accelerator.device
-    # loss, correct, margin, chosen, rejected (sums over pairs), tokens
-    totals = torch.zeros(6, dtype=torch.float64, device=device)
-    for k, pairs in enumerate(padded):
-        weight = 0.0 if k >= len(mine) else world / n_pairs
-        ctx = accelerator.no_sync(model) if k < len(padded) - 1 else contextlib.nullcontext()
-        with ctx, accelerator.autocast():
-            chosen, rejected, tokens = _forward(model, examples, pairs, pad, device)
-            ref = reference[pairs].to(device)
-            out = dpo_loss(chosen, rejected, ref[:, 0], ref[:, 1], beta)
-            accelerator.backward(out.losses.sum() * weight)
-        if weight:
-            margins = (out.chosen_rewards - out.rejected_rewards).double()
-            totals += torch.stack(
-                [
-                    out.losses.detach().double().sum(),
-                    (margins > 0).double().sum(),
-                    margins.sum(),
-                    out.chosen_rewards.double().sum(),
-                    out.rejected_rewards.double().sum(),
-                    torch.tensor(float(tokens), dtype=torch.float64, device=device),
-                ]
-            )
-    if cfg.max_grad_norm:
-        accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    loss, correct, margin, chosen_sum, rejected_sum, tokens_sum = accelerator.reduce(
-        totals, reduction="sum"
-    ).tolist()
-    return {
-        "loss": loss / n_pairs,
-        "accuracy": correct / n_pairs,
-        "margin": margin / n_pairs,
-        "chosen": chosen_sum / n_pairs,
-        "rejected": rejected_sum / n_pairs,
-        "tokens": tokens_sum,
-    }
+__all__ = ["DPOJob", "DPOResult", "DPOStepEvent", "read_pair_rows", "train_dpo"]

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from trainer.data.pack import Batch, MaskMode, collate, collate_padded
+from trainer.data.pack import Batch, collate, collate_padded
 from trainer.data.render import IGNORE, Rendered, RenderError, render
 from trainer.train import checkpoint as ckpt
 from trainer.train.config import TrainConfig
@@ -89,49 +89,52 @@ def read_examples(path: Path, tokenizer: Any, max_tokens: int) -> tuple[list[Ren
     return examples, dropped, hashlib.sha256(raw).hexdigest()
 
 
-def with_lora(model: Any, cfg: TrainConfig) -> Any:
-    """Low-rank adapters on every linear layer (OpenBezoar's recipe); the base stays frozen."""
-    from peft import LoraConfig, get_peft_model
+def lora_config(cfg: TrainConfig) -> Any:
+    """Low-rank adapters on every linear layer (OpenBezoar's recipe); the base stays frozen.
+    peft's "all-linear" leaves the output layer out."""
+    from peft import LoraConfig
 
-    lora = LoraConfig(
+    return LoraConfig(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
         target_modules="all-linear",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora)
 
 
-def _mask_mode(config: TrainConfig, model: Any) -> MaskMode:
-    if config.attention != "auto":
-        return config.attention
-    impl = getattr(model.config, "_attn_implementation", "")
-    return "varlen" if str(impl).startswith("flash_attention") else "block"
+def with_lora(model: Any, cfg: TrainConfig) -> Any:
+    from peft import get_peft_model
+
+    return get_peft_model(model, lora_config(cfg))
 
 
 def _batch(
-    examples: list[Rendered],
-    rows: tuple[tuple[int, ...], ...],
-    pad: int,
-    mode: MaskMode,
-    packing: bool,
+    examples: list[Rendered], rows: tuple[tuple[int, ...], ...], pad: int, packing: bool
 ) -> Batch:
     if packing:
-        return collate([[examples[i] for i in row] for row in rows], pad, mode)
+        return collate([[examples[i] for i in row] for row in rows], pad)
     return collate_padded([examples[row[0]] for row in rows], pad)
+
+
+def forward_logits(model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
+    """(rows, T, vocab) logits of a batch. No KV cache: with one, transformers would not read
+    the restarting position ids of a packed row as example boundaries (pack.py)."""
+    kwargs = {
+        "input_ids": batch.input_ids.to(device),
+        "position_ids": batch.position_ids.to(device),
+        "use_cache": False,
+    }
+    if batch.attention_mask is not None:
+        kwargs["attention_mask"] = batch.attention_mask.to(device)
+    logits: torch.Tensor = model(**kwargs).logits
+    return logits
 
 
 def token_nll(model: Any, batch: Batch, device: torch.device) -> torch.Tensor:
     """Per-position negative log-likelihood of each next token, (rows, T - 1); 0 where no
-    loss applies. The one forward pass SFT and DPO share."""
-    kwargs = {
-        "input_ids": batch.input_ids.to(device),
-        "position_ids": batch.position_ids.to(device),
-    }
-    if batch.attention_mask is not None:
-        kwargs["attention_mask"] = batch.attention_mask.to(device)
-    logits = model(**kwargs).logits[:, :-1].float()
+    loss applies."""
+    logits = forward_logits(model, batch, device)[:, :-1].float()
     targets = batch.labels[:, 1:].to(device)
     return F.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")
 
@@ -153,7 +156,6 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
     run = open_session(job.base, cfg, plan, start_from, wrap=wrap)
     model, optimizer, accelerator = run.model, run.optimizer, run.accelerator
     log = RunLog(job.out / LOG, job.name, run.first_step)
-    mode = _mask_mode(cfg, accelerator.unwrap_model(model))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     saves = save_points(plan, cfg)
     model.train()
@@ -162,7 +164,7 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
     for index in range(run.first_step, len(plan.steps)):
         step = plan.steps[index]
         tick = time.perf_counter()
-        loss, tokens, seen = _step(model, optimizer, accelerator, examples, step, pad, mode, cfg)
+        loss, tokens, seen = _step(model, optimizer, accelerator, examples, step, pad, cfg)
         lr = float(optimizer.param_groups[0]["lr"])  # the rate this step used
         run.schedule.step()
         processed += seen
@@ -199,7 +201,10 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
             meta = ckpt.CheckpointMeta(
                 index + 1, step.epoch, run.samples, run.tokens, loss, plan.digest
             )
-            last = ckpt.save(job.out, meta, model, tokenizer, accelerator, cfg.keep_checkpoints)
+            full = job.base if cfg.quantize != "none" else None
+            last = ckpt.save(
+                job.out, meta, model, tokenizer, accelerator, cfg.keep_checkpoints, full_base=full
+            )
     if last is None:
         raise TrainError(f"phase {job.name}: the plan has no steps")
     return PhaseResult(
@@ -235,11 +240,10 @@ def _step(
     examples: list[Rendered],
     step: Step,
     pad: int,
-    mode: MaskMode,
     cfg: TrainConfig,
 ) -> tuple[float, int, int]:
     """One optimizer step; returns (mean loss per trained token, real tokens, processed)."""
-    batches = [_batch(examples, mb, pad, mode, cfg.packing) for mb in step.micro_batches]
+    batches = [_batch(examples, mb, pad, cfg.packing) for mb in step.micro_batches]
     trained = sum(b.trained_tokens for b in batches)
     world = accelerator.num_processes
     mine = batches[accelerator.process_index :: world]

@@ -3,7 +3,8 @@
 - disperse-then-merge: K sub-models, each trained on one shard of the phase's data (every
   shard sees every leaf), merged by weight averaging or TIES into one normal checkpoint;
 - SPIN-style DPO: pairs whose rejected side is the phase's starting model's own reply to
-  each prompt, then DPO against that model (LIONs / OpenBezoar order: SFT, then DPO).
+  each prompt, then DPO against that model on TRL's DPOTrainer (LIONs / OpenBezoar order:
+  SFT, then DPO; dpo.py).
 
 Both write their intermediate files under the phase folder atomically and reuse finished
 pieces on resume (shard files, sub-models, pairs), so a kill costs at most one sub-run.
@@ -97,9 +98,10 @@ def disperse(k: int, method: MergeMethod = "average", seed: int = 0) -> PhaseTra
     return train
 
 
-def spin_dpo(beta: float, max_pairs: int, max_new_tokens: int, seed: int = 0) -> PhaseTrainer:
+def spin_dpo(max_pairs: int, max_new_tokens: int, seed: int = 0) -> PhaseTrainer:
     """DPO on SPIN pairs: the rows' reference answers are chosen, the starting model's own
-    greedy replies rejected."""
+    greedy replies rejected. The job's TrainConfig gives the DPO settings (dpo_lr,
+    dpo_beta, dpo_rpo_alpha, lora, quantize)."""
     from trainer.models import load_model
     from trainer.train.dpo import DPOJob, train_dpo
     from trainer.train.pairs import PairConfig, build_pairs, read_sft_rows, write_pairs
@@ -124,7 +126,7 @@ def spin_dpo(beta: float, max_pairs: int, max_new_tokens: int, seed: int = 0) ->
             write_atomic(stamp, source)
         barrier()
         result = train_dpo(
-            DPOJob(job.name, job.base, pairs_file, job.out, job.config, beta, job.resume),
+            DPOJob(job.name, job.base, pairs_file, job.out, job.config, job.resume),
             None if on_step is None else lambda e: on_step(_as_step(e)),
         )
         last = ckpt.checkpoints(job.out)[-1]

@@ -20,7 +20,7 @@ from trainer.data.rows import DataError, load_exported
 from trainer.train.config import TrainConfig
 from trainer.train.loop import StepEvent, TrainError
 from trainer.train.phases import SUMMARY, Chooser, PhaseOutcome, PhasePlan, RunSpec, run_phases
-from trainer.train.session import barrier, main_process, write_on_main
+from trainer.train.session import barrier, check_hardware, main_process, write_on_main
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,9 @@ def _mix(job: RetrainJob) -> tuple[dict[str, dict[str, Any]], set[str]]:
         if not current:
             raise TrainError(f"{job.data}: no training data; run `bot generate` first")
         buffer = buffers.load(job.buffer)
-        if job.mix.distill_replay:  # self-data distillation: replay in the model's own words
+        # Self-data distillation: replay in the words of the model this retrain continues
+        # (job.base is the start model, the last retrain's when continuing a lineage).
+        if job.mix.distill_replay:
             from trainer.data.distill import DistillConfig, replay_transform
             from trainer.models import load_model
 
@@ -104,7 +106,7 @@ def _plans(job: RetrainJob, wanted: tuple[str, ...], sft: list[str]) -> tuple[Ph
     for name in wanted:
         if name == DPO:
             source = next((p for p in reversed(sft) if p in wanted), sft[-1])
-            dpo = spin_dpo(cfg.dpo_beta, cfg.dpo_max_pairs, cfg.dpo_max_new_tokens, cfg.seed)
+            dpo = spin_dpo(cfg.dpo_max_pairs, cfg.dpo_max_new_tokens, cfg.seed)
             plans.append(PhasePlan(name, job.out / "mix" / source / "data.jsonl", dpo))
             continue
         split = disperse(cfg.disperse, cfg.merge_method, cfg.seed) if cfg.disperse > 1 else None
@@ -124,6 +126,7 @@ def retrain(
             f"{job.out} already holds a training run; resume it (resume=True: continue "
             "or reuse it) or choose another output folder"
         )
+    check_hardware(job.train)  # before mixing: distillation alone can take minutes
     barrier()  # every process has checked before the main one writes
     try:
         if main_process():

@@ -1,5 +1,6 @@
-"""What every training phase (SFT or DPO) shares: the resume decision, the model,
-optimizer and schedule under accelerate, the step log, and when to save.
+"""What the training phases share: the model as loaded for training (attention, QLoRA),
+the SFT loop's resume decision, optimizer and schedule under accelerate, the step log,
+and when to save.
 """
 
 from __future__ import annotations
@@ -55,6 +56,94 @@ class Session:
     tokens: int  # real tokens already processed
 
 
+def attention_implementation(cfg: TrainConfig) -> str:
+    """The transformers attention for `train.attention`, or a TrainError saying why it cannot
+    run here. Packed rows reach every implementation the same way (position ids restarting
+    at each example, no mask, no KV cache): transformers turns the restarts into a
+    block-diagonal causal mask for sdpa and eager, and into cu_seqlens for flash-attention."""
+    flash = _flash_attention()
+    if cfg.attention == "auto":
+        # flash-attention splits only a single flattened row at the restarts
+        one_row = cfg.micro_batch_rows == 1 or not cfg.packing
+        return flash if flash and one_row else "sdpa"
+    if cfg.attention == "varlen":
+        if not flash:
+            raise TrainError(
+                "train.attention: varlen needs flash-attention on a CUDA GPU ("
+                + ("flash-attn is not installed" if torch.cuda.is_available() else "no CUDA GPU")
+                + "); use attention: auto, sdpa or eager"
+            )
+        return flash
+    return cfg.attention
+
+
+def _flash_attention() -> str | None:
+    from transformers.utils.import_utils import (
+        is_flash_attn_2_available,
+        is_flash_attn_3_available,
+    )
+
+    if is_flash_attn_3_available():
+        return "flash_attention_3"
+    return "flash_attention_2" if is_flash_attn_2_available() else None
+
+
+def check_hardware(cfg: TrainConfig) -> None:
+    """Refuse, before any work, settings this machine cannot train with."""
+    attention_implementation(cfg)
+    if cfg.quantize == "4bit":
+        from transformers.utils.import_utils import is_bitsandbytes_available
+
+        missing = [
+            what
+            for what, ok in (
+                ("a CUDA GPU", torch.cuda.is_available()),
+                ("bitsandbytes (pip install bitsandbytes)", is_bitsandbytes_available()),
+            )
+            if not ok
+        ]
+        if missing:
+            raise TrainError(
+                "train.quantize: 4bit (QLoRA) needs "
+                + " and ".join(missing)
+                + ", which this machine lacks; use quantize: none (lora: true still trains "
+                "adapters, on a full-precision base)"
+            )
+
+
+def load_for_training(base: Path, cfg: TrainConfig) -> Any:
+    """The model a phase trains: fp32 weights (autocast gives bf16 on GPU), the attention
+    `train.attention` names, no KV cache; with `quantize: 4bit`, an NF4 base (QLoRA) ready
+    for adapters."""
+    from transformers import AutoModelForCausalLM
+
+    check_hardware(cfg)
+    kwargs: dict[str, Any] = {"attn_implementation": attention_implementation(cfg)}
+    if cfg.quantize == "4bit":
+        from accelerate import PartialState
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+        kwargs["device_map"] = {"": PartialState().local_process_index}
+        kwargs["dtype"] = torch.bfloat16
+    else:
+        kwargs["dtype"] = torch.float32
+    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, **kwargs)
+    model.config.use_cache = False
+    if cfg.quantize == "4bit":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
+            model, use_gradient_checkpointing=False
+        )
+    return model
+
+
 def open_session(
     base: Path,
     cfg: TrainConfig,
@@ -62,20 +151,16 @@ def open_session(
     start_from: ckpt.Checkpoint | None,
     *,
     wrap: Callable[[Any], Any] | None = None,
-    before_resume: Callable[[Any, Any], None] | None = None,
 ) -> Session:
     """Load `base`, wrap it (e.g. LoRA), prepare it with accelerate (bf16 autocast on GPU),
-    run `before_resume(model, accelerator)` while the weights are still the base's, then
-    load the saved state when resuming."""
+    then load the saved state when resuming."""
     from accelerate import Accelerator
-    from transformers import AutoModelForCausalLM
 
     cuda = torch.cuda.is_available()
     precision = cfg.mixed_precision if cfg.mixed_precision != "auto" else ("bf16" if cuda else "no")
     accelerator = Accelerator(mixed_precision=precision, cpu=not cuda)
     torch.manual_seed(cfg.seed)
-    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=torch.float32)
-    model.config.use_cache = False
+    model = load_for_training(base, cfg)
     if wrap is not None:
         model = wrap(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -85,8 +170,6 @@ def open_session(
     )
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(schedule)
-    if before_resume is not None:
-        before_resume(model, accelerator)
     session = Session(accelerator, model, optimizer, schedule, 0, 0, 0)
     if start_from:
         accelerator.load_state(str(start_from.path / ckpt.STATE))

@@ -1,10 +1,11 @@
-"""SPIN-style pairs and the DPO phase on a tiny Llama: the loss is the textbook one, pairs
-reject the model's own replies, and training widens the implicit reward margin."""
+"""SPIN-style pairs and the DPO phase (TRL's DPOTrainer) on a tiny Llama: pairs reject the
+model's own replies, training widens the reward margin while the chosen replies' likelihood
+rises on held-out pairs (the RPO term; plain DPO lowers it), LoRA trains adapters only, and a
+killed phase resumes to the same weights."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,21 +14,11 @@ import pytest
 import torch
 
 from tests.trainer.train.conftest import conversation
-from trainer.data.pack import collate_padded
-from trainer.data.render import IGNORE
 from trainer.data.rows import DataError
 from trainer.models import ChatModel, Conversation, Generation, GenerationParams, load_model
 from trainer.train.checkpoint import checkpoints
 from trainer.train.config import TrainConfig
-from trainer.train.dpo import (
-    DPOJob,
-    DPOStepEvent,
-    dpo_loss,
-    read_pair_examples,
-    render_pair,
-    sequence_logps,
-    train_dpo,
-)
+from trainer.train.dpo import TRAINER, DPOJob, DPOStepEvent, dpo_trainer, read_pair_rows, train_dpo
 from trainer.train.loop import LOG, TrainError
 from trainer.train.pairs import (
     Pair,
@@ -38,7 +29,7 @@ from trainer.train.pairs import (
     write_pairs,
 )
 
-FAST = TrainConfig(batch_size=4, max_tokens=128, lr=1e-3, warmup_steps=1, epochs=3)
+FAST = TrainConfig(batch_size=4, max_tokens=128, dpo_lr=1e-3, warmup_steps=1, epochs=3)
 PROMPT = [{"role": "user", "content": "What is the capital of France?"}]
 
 
@@ -57,24 +48,8 @@ def greedy(model: ChatModel, prompt: Conversation) -> str:
     return reply.text.strip()
 
 
-def test_dpo_loss_on_hand_computed_log_probs() -> None:
-    # Policy -1 / -3 and reference -2 / -2.5 for chosen / rejected: the policy prefers the
-    # chosen answer by 1.5 nats more than the reference does.
-    out = dpo_loss(
-        torch.tensor([-1.0, -2.0]),
-        torch.tensor([-3.0, -2.0]),
-        torch.tensor([-2.0, -2.0]),
-        torch.tensor([-2.5, -2.0]),
-        beta=0.1,
-    )
-    assert out.losses[0].item() == pytest.approx(-math.log(1 / (1 + math.exp(-0.1 * 1.5))))
-    assert out.losses[1].item() == pytest.approx(math.log(2))  # policy == reference
-    assert out.chosen_rewards.tolist() == pytest.approx([0.1, 0.0])
-    assert out.rejected_rewards.tolist() == pytest.approx([-0.05, 0.0])
-
-
-def test_only_the_final_reply_is_scored(tiny_base: Path) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def test_only_the_final_reply_is_a_completion(tiny_base: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_base)
     prompt = [
@@ -82,25 +57,20 @@ def test_only_the_final_reply_is_scored(tiny_base: Path) -> None:
         {"role": "assistant", "content": "Rivers flow into the sea."},  # context, not scored
         {"role": "user", "content": "Name three colours"},
     ]
-    chosen, rejected = render_pair(tok, Pair(prompt, "red, green and blue", "The fox"))
-    for side, text in ((chosen, "red, green and blue"), (rejected, "The fox")):
-        scored = [
-            t for t, label in zip(side.input_ids, side.labels, strict=True) if label != IGNORE
-        ]
-        assert tok.decode(scored) == text + "<|im_end|>"
-    # Padded together, each side's log-prob is what it is alone, summed over its reply.
-    model: Any = AutoModelForCausalLM.from_pretrained(tiny_base)
-    model.eval()
-    with torch.no_grad():
-        batch = sequence_logps(model, collate_padded([chosen, rejected], 0), torch.device("cpu"))
-        for got, side in zip(batch, (chosen, rejected), strict=True):
-            logp = model(torch.tensor([side.input_ids])).logits[0].log_softmax(-1)
-            want = sum(
-                logp[i - 1, side.input_ids[i]].item()
-                for i in range(1, len(side.labels))
-                if side.labels[i] != IGNORE
-            )
-            assert got.item() == pytest.approx(want, abs=1e-4)
+    data = tmp_path / "pairs.jsonl"
+    write_pairs(data, [Pair(prompt, "red, green and blue", "The fox")])
+    rows = read_pair_rows(data, tok, 128).rows
+    trainer = dpo_trainer(DPOJob("dpo", tiny_base, data, tmp_path / "out", FAST), rows, [])
+    (row,) = trainer.train_dataset
+    # Earlier turns are prompt; each side scores its reply and the end of its turn.
+    assert tok.decode(row["prompt_ids"]).endswith(
+        "Rivers flow into the sea.<|im_end|>\n<|im_start|>user\nName three colours<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+    assert tok.decode(row["chosen_ids"]) == "red, green and blue<|im_end|>\n"
+    assert tok.decode(row["rejected_ids"]) == "The fox<|im_end|>\n"
+    # The reference log-probs were computed before training, from the model as loaded.
+    assert row["ref_chosen_logps"] < 0 and row["ref_rejected_logps"] < 0
 
 
 class Scripted:
@@ -167,41 +137,82 @@ def test_bad_input_names_its_file_and_line(tiny_base: Path, tmp_path: Path) -> N
     assert not (tmp_path / "out").exists()
 
 
-def test_dpo_widens_the_reward_margin(
-    tiny_base: Path, tiny_chat: ChatModel, tmp_path: Path
+def run_on(pair: Pair) -> Pair:
+    """The small model's usual miss: the right answer, then on past where it should stop."""
+    return Pair(pair.prompt, pair.chosen, pair.chosen + " red red")
+
+
+def held_out_logps(path: Path, pairs: Sequence[Pair]) -> tuple[float, float]:
+    """Mean summed log-prob of the chosen and of the rejected replies, scored by the model
+    layer (not the trainer's code)."""
+    with load_model(f"hf:{path}", device="cpu") as model:
+        chosen = model.loglikelihood([(p.prompt, p.chosen) for p in pairs])
+        rejected = model.loglikelihood([(p.prompt, p.rejected) for p in pairs])
+    return (
+        sum(s.logprob for s in chosen) / len(pairs),
+        sum(s.logprob for s in rejected) / len(pairs),
+    )
+
+
+@pytest.fixture(scope="module")
+def run_on_pairs() -> tuple[list[Pair], list[Pair]]:
+    """18 pairs to train on and 6 held out (other prompts)."""
+    pairs = [
+        run_on(Pair(c["messages"][:-1], c["messages"][-1]["content"], "-"))  # type: ignore[index]
+        for c in (conversation(i) for i in range(100, 124))
+    ]
+    return pairs[:18], pairs[18:]
+
+
+def test_dpo_raises_the_chosen_replies_on_held_out_pairs(
+    tiny_base: Path, tmp_path: Path, run_on_pairs: tuple[list[Pair], list[Pair]]
 ) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    built = build_pairs(sft_rows(8), tiny_chat, PairConfig(max_new_tokens=8))
+    train, held = run_on_pairs
     data = tmp_path / "pairs.jsonl"
-    write_pairs(data, built.pairs)
+    write_pairs(data, train)
+    before = held_out_logps(tiny_base, held)
     events: list[DPOStepEvent] = []
-    result = train_dpo(DPOJob("dpo", tiny_base, data, tmp_path / "out", FAST), events.append)
+    result = train_dpo(DPOJob("dpo", tiny_base, data, tmp_path / "rpo", FAST), events.append)
 
-    assert result.steps == len(events) == 6 and result.samples == 24
-    assert abs(events[0].margin) < 1e-4  # the first step scores the reference itself
-    assert events[0].loss == pytest.approx(math.log(2), abs=1e-4)
+    assert result.steps == len(events) == 15 and result.samples == 54
+    assert events[0].margin == 0 and events[0].lr == 0  # the reference itself, in warm-up
     margins = [e.margin for e in events]
-    assert margins[-1] > margins[2] > 0.1  # the margin grows
-    assert events[-1].accuracy == 1.0 and events[-1].loss < 0.6
-    assert result.final_loss == events[-1].loss and result.final_margin == margins[-1]
-    log = [json.loads(line) for line in (tmp_path / "out" / LOG).read_text().splitlines()]
+    assert margins[-1] > 0.5 and events[-1].accuracy == 1.0  # the margin grows
+    log = [json.loads(line) for line in (tmp_path / "rpo" / LOG).read_text().splitlines()]
     assert [row["margin"] for row in log] == margins
+    assert result.tokens == sum(row["tokens"] for row in log) > 0
+    assert Path(result.checkpoint) == checkpoints(tmp_path / "rpo")[-1].path
 
-    # Independently of the loop's bookkeeping: the saved policy prefers the chosen answers
-    # more than the base does.
-    tok = AutoTokenizer.from_pretrained(result.checkpoint)
-    examples, _, _ = read_pair_examples(data, tok, 128)
-    sides = [e[0] for e in examples] + [e[1] for e in examples]
-    batch = collate_padded(sides, tok.pad_token_id)
-    gaps = []
-    for path in (tiny_base, Path(result.checkpoint)):
-        model: Any = AutoModelForCausalLM.from_pretrained(path)
-        model.eval()
-        with torch.no_grad():
-            logps = sequence_logps(model, batch, torch.device("cpu"))
-        gaps.append(logps[: len(examples)] - logps[len(examples) :])
-    assert bool(((gaps[1] - gaps[0]) > 0).all())
+    after = held_out_logps(Path(result.checkpoint), held)
+    assert after[0] > before[0] + 10  # the chosen replies rise (-96 -> -54 nats)
+    assert after[0] - after[1] > before[0] - before[1]  # and beat the run-on ones by more
+
+    # Plain DPO (no NLL term; the objective of the hand-written trainer this replaced) wins
+    # the margin by pushing the chosen replies down with the rejected ones (-96 -> -122).
+    plain = TrainConfig(**{**FAST.__dict__, "dpo_rpo_alpha": 0.0})
+    dpo = train_dpo(DPOJob("dpo", tiny_base, data, tmp_path / "plain", plain))
+    assert dpo.final_margin > 0.5 and dpo.final_accuracy == 1.0
+    assert held_out_logps(Path(dpo.checkpoint), held)[0] < before[0] - 10
+
+
+def test_dpo_with_lora_trains_adapters_against_the_base(
+    tiny_base: Path, tmp_path: Path, run_on_pairs: tuple[list[Pair], list[Pair]]
+) -> None:
+    from transformers import AutoModelForCausalLM
+
+    train, held = run_on_pairs
+    data = tmp_path / "pairs.jsonl"
+    write_pairs(data, train)
+    cfg = TrainConfig(**{**FAST.__dict__, "lora": True, "dpo_lr": 1e-2})
+    result = train_dpo(DPOJob("dpo", tiny_base, data, tmp_path / "out", cfg))
+    folder = Path(result.checkpoint)
+    assert (folder / "adapter" / "adapter_config.json").is_file()
+    trained = AutoModelForCausalLM.from_pretrained(folder).state_dict()
+    base = AutoModelForCausalLM.from_pretrained(tiny_base).state_dict()
+    moved = [k for k in base if not torch.equal(base[k], trained[k])]
+    assert moved and all("proj" in k for k in moved)  # merged adapters, nothing else
+    assert result.final_margin > 0.1
+    assert held_out_logps(folder, held)[0] > held_out_logps(tiny_base, held)[0]
 
 
 def test_a_killed_dpo_phase_resumes_to_the_same_weights(tiny_base: Path, tmp_path: Path) -> None:
@@ -220,14 +231,19 @@ def test_a_killed_dpo_phase_resumes_to_the_same_weights(tiny_base: Path, tmp_pat
     job = DPOJob("dpo", tiny_base, data, tmp_path / "cut", cfg)
     with pytest.raises(KeyboardInterrupt):
         train_dpo(job, kill)
-    assert [c.meta.step for c in checkpoints(job.out)] == [2]
+    assert [p.name for p in (job.out / TRAINER).glob("checkpoint-*")] == ["checkpoint-2"]
+    assert not checkpoints(job.out)  # no final checkpoint before the phase ends
     with pytest.raises(TrainError, match="resume=True"):
         train_dpo(job)
     resumed = train_dpo(DPOJob("dpo", tiny_base, data, job.out, cfg, resume=True))
     assert resumed.final_loss == pytest.approx(whole.final_loss, abs=1e-5)
+    assert resumed.steps == whole.steps == 4 and resumed.tokens == whole.tokens
+    log = [json.loads(line)["step"] for line in (job.out / LOG).read_text().splitlines()]
+    assert log == [1, 2, 3, 4]  # the lost step 3 was dropped from the log and redone
     a = AutoModelForCausalLM.from_pretrained(whole.checkpoint).state_dict()
     b = AutoModelForCausalLM.from_pretrained(resumed.checkpoint).state_dict()
     for key, value in a.items():
         torch.testing.assert_close(b[key], value, rtol=0, atol=1e-5)
+    changed = TrainConfig(**{**cfg.__dict__, "dpo_beta": 0.5})
     with pytest.raises(TrainError, match="data or settings changed"):
-        train_dpo(DPOJob("dpo", tiny_base, data, job.out, cfg, beta=0.5, resume=True))
+        train_dpo(DPOJob("dpo", tiny_base, data, job.out, changed, resume=True))

@@ -117,23 +117,40 @@ def test_disperse_then_merge_and_a_dpo_phase(tiny_base: Path, tmp_path: Path) ->
     assert 0 < len(pairs) <= 4
 
 
-def test_distilled_replay_is_recorded_in_the_manifest(tmp_path: Path) -> None:
+def test_distilled_replay_answers_with_the_model_being_continued(tmp_path: Path) -> None:
     from tests.tiny import build_tiny_model
+    from trainer.models.loader import model_fingerprint
 
     base = build_tiny_model(tmp_path / "long", max_positions=2048)
     (tmp_path / ".git").mkdir()
     export(tmp_path / ".bot", LEAVES)
     first = run_bot("train", "--base-model", str(base), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
+    continued = json.loads((tmp_path / ".bot" / "run" / "state.json").read_text())["model"]
     export(tmp_path / ".bot", {"compositional_skills/writing/haiku": "c2"})
     out = tmp_path / "run2"
     second = run_bot(
-        "train", "--base-model", str(base), "--distill-replay", "--out", str(out), cwd=tmp_path
+        "train",
+        "--base-model",
+        str(base),
+        "--distill-replay",
+        "--out",
+        str(out),
+        "--format",
+        "json",
+        cwd=tmp_path,
     )
     assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["base"] == continued  # the retrain continues the first
+    # The replayed answers are rewritten by that model, not by the untrained base.
+    current = model_fingerprint(f"hf:{continued}")
+    assert current != model_fingerprint(f"hf:{base}")
     manifest = json.loads((out / "mix" / "skills" / "manifest.json").read_text())
-    assert manifest["replay_transform"].startswith("distilled:")
+    assert manifest["replay_transform"] == f"distilled:{current}"
     assert manifest["replay_rows"] > 0  # the buffer rows that went through the model
+    rows = [json.loads(line) for line in (out / "mix" / "skills" / "data.jsonl").open()]
+    distilled = [r for r in rows if r["metadata"].get("source") == "distilled"]
+    assert distilled and {r["metadata"]["distill_model"] for r in distilled} == {current}
 
 
 def test_checkpoint_choice_falls_back_to_the_last_and_says_why(
