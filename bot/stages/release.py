@@ -57,6 +57,7 @@ def _files(version: str) -> list[str]:
 def release(ws: Workspace, req: ReleaseRequest, progress: Progress | None = None) -> ReleaseResult:
     """Raises ReleaseError with what to do and its exit status."""
     say = (progress or Progress()).say
+    ws.layout.prepare()
     repo = col.open_repo(ws.root)
     version = _version(ws, req, repo)
     ctx = context(ws, version, req.base_model)
