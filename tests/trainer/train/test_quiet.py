@@ -21,13 +21,12 @@ def _library_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
 
 
 def test_generation_raises_no_deprecation_warning(tiny_base: Path) -> None:
-    with load_model(f"hf:{tiny_base}") as model:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            [reply] = model.generate(
-                [[{"role": "user", "content": "What is the capital of France?"}]],
-                GenerationParams(max_new_tokens=4),
-            )
+    with load_model(f"hf:{tiny_base}") as model, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        [reply] = model.generate(
+            [[{"role": "user", "content": "What is the capital of France?"}]],
+            GenerationParams(max_new_tokens=4),
+        )
     assert reply.completion_tokens >= 1
     assert _library_warnings(caught) == []
 
