@@ -101,8 +101,11 @@ def owning_leaf(path: Path) -> Path | None:
     for parent in path.absolute().parents:
         if parent.name in BRANCHES or (parent / ".git").exists():
             return None
-        with os.scandir(parent) as it:
-            names = sorted(e.name for e in it if is_candidate(e.name) and e.is_file())
+        try:
+            with os.scandir(parent) as it:
+                names = sorted(e.name for e in it if is_candidate(e.name) and e.is_file())
+        except OSError:  # unreadable: no leaf found there
+            return None
         if names:
             return parent / (LEAF_NAME if LEAF_NAME in names else names[0])
     return None
