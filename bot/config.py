@@ -91,6 +91,11 @@ class ReleaseConfig:
     general: bool = True  # the general-v1 set in the release benchmark
     author_name: str | None = None  # commit/tag identity (else GIT_AUTHOR_NAME, else the bot)
     author_email: str | None = None
+    # The model card's front matter (README.md of the released model folder).
+    license: str = "apache-2.0"  # the released model's license id
+    base_model_id: str | None = None  # the base's hub id (default: known for embedded, vllm:)
+    datasets: tuple[str, ...] = ()  # hub ids of datasets the card names (the published data)
+    tags: tuple[str, ...] = ()  # tags beside taxonomy-bot's own
 
 
 @dataclass(frozen=True)

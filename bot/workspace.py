@@ -11,6 +11,7 @@ itself, and every path under the work folder is spelled here and nowhere else.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from bot.config import Config, load_config
 from bot.taxonomy.find import LEAF_NAME, default_taxonomy, walk
 
 WORK = ".bot"  # the default work folder, in the repository root
+# The work folder ignores itself, wherever it lives: `git status` stays clean without an
+# entry in the repository's own .gitignore (as a virtual environment does).
+GITIGNORE = "# Written by taxonomy-bot: nothing in this work folder is committed.\n*\n"
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,17 @@ class Layout:
     def release(self, version: str) -> Path:
         """A release's own state, training run and benchmark."""
         return self.work / "release" / version
+
+    def prepare(self) -> Path:
+        """The work folder, created with its own `.gitignore` (`*`) if it has none; every
+        stage that writes under it calls this first. Returns the folder."""
+        ignore = self.work / ".gitignore"
+        if not ignore.is_file():
+            self.work.mkdir(parents=True, exist_ok=True)
+            tmp = ignore.with_name(f".gitignore.{os.getpid()}.tmp")
+            tmp.write_text(GITIGNORE, "utf-8")
+            tmp.replace(ignore)
+        return self.work
 
 
 @dataclass(frozen=True)

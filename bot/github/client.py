@@ -3,6 +3,16 @@
 Every call builds its URL from the configured API root; URLs found in API
 responses are never followed (except pagination links on the same host), so
 neither a PR nor a misbehaving server can point the bot's token elsewhere.
+
+Why a small REST layer on github3.py's public session rather than its objects (Repository,
+Issue, ...): github3.py 4.0 has no Actions API (workflow dispatch, runners, runner groups,
+permissions, environments); its objects build their follow-up calls from the `url` fields of
+earlier responses (an issue's comments from the issue's own `url`), which this client must
+never do; and they refuse a response that lacks any field they model (`GitHub.repository`
+raises IncompleteResponse on a repository without `network_count`, as the GitHub API
+emulator the tests run against returns it, and as GitHub Enterprise versions and
+fine-grained tokens may). The session still brings the token, the API media type, the user
+agent and the default timeouts; requests' exceptions are the transport errors.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from urllib.parse import urlsplit
 
 import github3
 import github3.exceptions
+import requests
 from github3.session import GitHubSession
 
 from bot.github.retry import RetryAdapter
@@ -140,8 +151,8 @@ class Client:
         if body is not None:
             kwargs["data"] = json.dumps(body)
         try:
-            response = self.gh._request(method.lower(), url, **kwargs)
-        except github3.exceptions.GitHubException as exc:
+            response = self.gh.session.request(method, url, **kwargs)
+        except requests.RequestException as exc:
             short = urlsplit(url).path
             raise BotError(self.mask(f"cannot reach GitHub for {method} {short}: {exc}")) from None
         if response.status_code >= 400:

@@ -21,8 +21,10 @@ DROPS = (
 def summary_table(jobs: list[Any], dry: bool) -> Table:
     if dry:
         t = Table(title="bot generate --dry-run: what would be generated")
-        for col in ("leaf", "action", "why"):
-            t.add_column(col)
+        # Narrow terminals wrap the path and the reason rather than cut them.
+        t.add_column("leaf", overflow="fold", ratio=3)
+        t.add_column("action", no_wrap=True)
+        t.add_column("why", overflow="fold", ratio=2)
         for j in jobs:
             action = {"cached": "[green]cached[/green]", "failed": "[red]refused[/red]"}.get(
                 j.status, "[yellow]generate[/yellow]"

@@ -27,6 +27,8 @@ def commands(report: Report) -> str:
                 f"::{cmd} file={_prop(f.path)},line={p.line},col={p.column},"
                 f"title={_prop(p.rule)}::{_data(p.message)}"
             )
+    for path, why in report.skipped:
+        lines.append(f"::warning file={_prop(path)},title=skipped::{_data(why)}")
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
@@ -46,6 +48,9 @@ def markdown(report: Report) -> str:
             f"{_cell(p.message)} |"
             for f, p in rows
         ]
+    if report.skipped:
+        out += ["", "Skipped (not validated):", ""]
+        out += [f"- `{_cell(path)}`: {_cell(why)}" for path, why in report.skipped]
     if report.deleted:
         out += [
             "",

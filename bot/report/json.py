@@ -21,6 +21,7 @@ def as_dict(report: Report) -> dict[str, Any]:
     return {
         "files": files,
         "deleted": report.deleted,
+        "skipped": [{"path": path, "reason": why} for path, why in report.skipped],
         "summary": {"files": len(files), "errors": report.errors, "warnings": report.warnings},
     }
 

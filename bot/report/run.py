@@ -15,7 +15,11 @@ STATUS = {"ran": "[green]ran[/]", "skipped": "[cyan]skipped[/]", "failed": "[red
 def stages_table(stages: list[Any]) -> Table:
     table = Table(title="bot run", title_justify="left")
     for col in ("stage", "status", "time", "tokens", "detail"):
-        table.add_column(col, justify="right" if col in ("time", "tokens") else "left")
+        table.add_column(
+            col,
+            justify="right" if col in ("time", "tokens") else "left",
+            overflow="fold" if col == "detail" else "ellipsis",
+        )
     for s in stages:
         table.add_row(
             s.name,

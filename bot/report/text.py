@@ -11,6 +11,8 @@ from bot.validation.problems import Severity
 
 def summary_line(report: Report) -> str:
     n = len(report.files)
+    if not n:
+        return "no leaf files checked"
     bad = sum(any(p.severity is Severity.ERROR for p in f.problems) for f in report.files)
     warn = f", {report.warnings} warning{'s' * (report.warnings != 1)}"
     if report.errors:
@@ -34,6 +36,8 @@ def render(report: Report, console: Console) -> None:
                 soft_wrap=True,
                 highlight=False,
             )
+    for path, why in report.skipped:
+        console.print(f"[yellow]{escape(path)}: skipped: {escape(why)}[/yellow]", soft_wrap=True)
     for path in report.deleted:
         console.print(f"[dim]{escape(path)}: deleted leaf (not validated)[/dim]", soft_wrap=True)
     mark = "[red]✗[/red]" if report.errors else "[green]✓[/green]"

@@ -171,6 +171,7 @@ def benchmark(
     """Score, compare and write the reports. Raises UsageError for a request that cannot be
     run (bad settings or models, no leaves, no items)."""
     progress = progress or Progress()
+    ws.layout.prepare()
     config = _config(ws, req)
     files, selection = _branch(ws, req)
     from bot.taxonomy.leaves import Leaves

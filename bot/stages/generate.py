@@ -91,6 +91,7 @@ def generate(
     """Plan, then (unless dry_run) generate what is missing and export the training files.
     Raises UsageError for a bad selection or an unusable teacher spec."""
     progress = progress or Progress()
+    ws.layout.prepare()
     config = pipeline_config(ws, req)
     files = select(ws, req.paths, req.changed, req.base_ref).files
     from trainer.models.base import ModelError

@@ -57,6 +57,7 @@ def _files(version: str) -> list[str]:
 def release(ws: Workspace, req: ReleaseRequest, progress: Progress | None = None) -> ReleaseResult:
     """Raises ReleaseError with what to do and its exit status."""
     say = (progress or Progress()).say
+    ws.layout.prepare()
     repo = col.open_repo(ws.root)
     version = _version(ws, req, repo)
     ctx = context(ws, version, req.base_model)
@@ -223,6 +224,7 @@ def _write(
     summary: dict[str, Any],
     bench_doc: dict[str, Any],
 ) -> None:
+    from bot.release.card import readme
     from trainer.sdg.store import write_atomic
 
     doc = manifest.build(
@@ -237,7 +239,11 @@ def _write(
     text = notes.release_notes(doc, deltas, f"hf:{state['retrain']['model']}")
     folder = ctx.ws.root / "releases" / collected.version
     write_atomic(folder / "manifest.yaml", manifest.dump(doc))
-    write_atomic(folder / "MODEL_CARD.md", notes.model_card(doc))
+    # The model card, in git and as the released model folder's README.md: a Hugging Face
+    # folder that from_pretrained loads and the hub reads as it is.
+    card = readme(doc, bench_doc, ctx.ws.config.release)
+    write_atomic(folder / "MODEL_CARD.md", card)
+    write_atomic(Path(state["retrain"]["model"]) / "README.md", card)
     entry = notes.changelog_entry(doc, deltas)
     write_atomic(folder / "CHANGELOG.md", "# Changelog\n\n" + entry)
     top = ctx.ws.root / "CHANGELOG.md"  # from HEAD: a re-run after a cut-short write adds once

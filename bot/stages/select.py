@@ -25,6 +25,7 @@ def select(ws: Workspace, paths: tuple[Path, ...], changed: bool, base_ref: str 
             raise UsageError("give leaf paths or --changed, not both")
         from bot.git.diff import GitError, changed_leaves
 
+        ws.layout.prepare()
         try:
             changes = changed_leaves(ws.root, base_ref, ws.layout.cache)
         except GitError as exc:
@@ -34,9 +35,13 @@ def select(ws: Workspace, paths: tuple[Path, ...], changed: bool, base_ref: str 
     if base_ref:
         raise UsageError("--base-ref needs --changed")
     if paths:
-        leaves, missing = collect(list(paths), ws.root)
-        if missing:
-            raise UsageError(f"no such file or folder: {', '.join(missing)}")
-        files = [(ws.root / leaf.path).absolute() for leaf in leaves]
-        return Selected([f for f in files if f.name == LEAF_NAME], "paths")
+        found = collect(list(paths), ws.root)
+        if found.missing:
+            raise UsageError(f"no such file or folder: {', '.join(found.missing)}")
+        files = [(ws.root / leaf.path).absolute() for leaf in found.leaves]
+        files = [f for f in files if f.name == LEAF_NAME]
+        if not files:
+            why = "".join(f"; {path}: {reason}" for path, reason in found.skipped)
+            raise UsageError(f"no leaves found in {', '.join(map(str, paths))}{why}")
+        return Selected(files, "paths")
     return Selected(ws.leaf_files(), "all")

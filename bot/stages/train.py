@@ -105,6 +105,7 @@ def retrain(ws: Workspace, req: RetrainRequest, progress: Progress | None = None
     from trainer.train.phases import SUMMARY
 
     progress = progress or Progress()
+    ws.layout.prepare()
     train = req.train or ws.config.train
     mix = req.mix or ws.config.mix
     try:

@@ -65,6 +65,8 @@ def validate(ws: Workspace, req: ValidateRequest) -> Report:
     """Validate what `req` selects. Raises UsageError for a request that cannot be run."""
     if req.base_ref and not req.changed:
         raise UsageError("--base-ref needs --changed")
+    if req.changed or req.documents:  # the git scan's state and fetched documents
+        ws.layout.prepare()
     pending = _changes_in_background(ws, req.base_ref) if req.changed else None
     from bot.validation.check import Options
     from bot.validation.engine import Report, check_all, cross_leaf, finish
@@ -95,9 +97,12 @@ def validate(ws: Workspace, req: ValidateRequest) -> Report:
         report.deleted = [str(display(f, shown)) for f in changes.deleted]
         report.notes.append(f"{len(leaves)} changed leaf file(s) vs {changes.base}")
     else:
-        leaves, missing = collect(paths, shown, absolute=True)
-        if missing:
-            raise UsageError(f"no such file or folder: {', '.join(missing)}")
+        found = collect(paths, shown, absolute=True)
+        if found.missing:
+            raise UsageError(f"no such file or folder: {', '.join(found.missing)}")
+        leaves, report.skipped = found.leaves, found.skipped
+        if not leaves:
+            _nothing_found(report, req.paths, shown, ws)
     opts = Options(
         repo_root=ws.root,
         window=cfg.context_window,
@@ -115,6 +120,18 @@ def validate(ws: Workspace, req: ValidateRequest) -> Report:
             _against_committed(report, ws, shown, opts)
     finish(report.files, disabled)
     return report
+
+
+def _nothing_found(report: Report, named: tuple[Path, ...], shown: Path, ws: Workspace) -> None:
+    """No leaves: an error when the user named the paths, said aloud when it is the
+    default taxonomy folder."""
+    if not named:
+        where = display(ws.taxonomy, shown)
+        report.notes.append(f"no leaves found under {where}/ (a leaf is a folder with qna.yaml)")
+        return
+    why = "; ".join(f"{path}: {reason}" for path, reason in report.skipped)
+    names = ", ".join(str(display(p, shown)) for p in named)
+    raise UsageError(why or f"no leaves found in {names}")
 
 
 def _relabel(report: Report, shown: Path) -> None:

@@ -15,6 +15,13 @@ BRANCHES = ("knowledge", "foundational_skills", "compositional_skills")
 LEAF_NAME = "qna.yaml"
 # Misspellings we still pick up so that the user hears about them (rule file-name).
 NEAR_NAMES = frozenset({"qna.yml", "QNA.yaml", "qna.YAML", "Qna.yaml", "qna.yaml.txt"})
+# Hidden folders that are never searched for leaves: git's, and the default work folder
+# (its caches hold fetched document repositories).
+NEVER_ENTERED = frozenset({".git", ".bot"})
+NOT_A_LEAF = (
+    "not part of a leaf (no qna.yaml in its folder or above it); a leaf is a folder with "
+    "qna.yaml and attribution.txt"
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,11 @@ def walk(root: Path) -> list[Path]:
     return [Path(p) for p in walk_str(root)]
 
 
-def walk_str(root: Path | str) -> list[str]:
+def walk_str(root: Path | str, hidden: list[str] | None = None) -> list[str]:
+    """Candidate leaf files below root, sorted, outside hidden folders. With `hidden`, the
+    candidates found inside hidden folders are appended to it (never returned): a leaf put in
+    `.drafts/` is reported rather than silently left out. Git's own folder and virtual
+    environments are never entered."""
     found: list[str] = []
     stack = [str(root)]
     while stack:
@@ -60,6 +71,8 @@ def walk_str(root: Path | str) -> list[str]:
             with os.scandir(top) as it:
                 for entry in it:
                     if entry.name.startswith("."):
+                        if hidden is not None and _may_hold_leaves(entry):
+                            hidden += walk_str(entry.path, hidden)
                         continue
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(entry.path)
@@ -71,6 +84,33 @@ def walk_str(root: Path | str) -> list[str]:
     return found
 
 
+def _may_hold_leaves(entry: os.DirEntry[str]) -> bool:
+    return (
+        entry.is_dir(follow_symlinks=False)
+        and entry.name not in NEVER_ENTERED
+        and not os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+    )
+
+
+def owning_leaf(path: Path) -> Path | None:
+    """The leaf file a path belongs to: itself when it is one, else the qna.yaml (or a
+    misspelt one) of the nearest folder above it that has one, up to a branch folder or the
+    repository root. None: the path is part of no leaf."""
+    if is_candidate(path.name):
+        return path
+    for parent in path.absolute().parents:
+        if parent.name in BRANCHES or (parent / ".git").exists():
+            return None
+        try:
+            with os.scandir(parent) as it:
+                names = sorted(e.name for e in it if is_candidate(e.name) and e.is_file())
+        except OSError:  # unreadable: no leaf found there
+            return None
+        if names:
+            return parent / (LEAF_NAME if LEAF_NAME in names else names[0])
+    return None
+
+
 def display(path: Path, cwd: Path) -> Path:
     try:
         return path.absolute().relative_to(cwd)
@@ -78,30 +118,53 @@ def display(path: Path, cwd: Path) -> Path:
         return path
 
 
-def collect(
-    paths: list[Path], cwd: Path, absolute: bool = False
-) -> tuple[list[LeafFile], list[str]]:
+@dataclass
+class Found:
+    """What the paths a user named hold."""
+
+    leaves: list[LeafFile]
+    missing: list[str]  # named paths that do not exist, as shown
+    skipped: list[tuple[str, str]]  # (path as shown, why it is not validated)
+
+
+def collect(paths: list[Path], cwd: Path, absolute: bool = False) -> Found:
     """Leaf files for the given files/folders (relative to `cwd` where inside it, or all
-    absolute), plus messages for paths that don't exist."""
-    missing: list[str] = []
+    absolute). A file named that is not a leaf file counts for the leaf it belongs to (an
+    attribution.txt or a document: that leaf's qna.yaml), or is skipped with the reason;
+    leaf files inside hidden folders are skipped with the reason too."""
+    found = Found([], [], [])
     seen: set[str] = set()
-    out: list[LeafFile] = []
     here = os.fspath(cwd.absolute())
     for p in paths:
+        hidden: list[str] = []
         if p.is_dir():
-            files = walk_str(p)
+            files = walk_str(p, hidden)
         elif p.exists() or p.is_symlink():
-            files = [os.fspath(p)]
+            leaf = owning_leaf(p)
+            if leaf is None:
+                found.skipped.append((str(display(p, cwd)), NOT_A_LEAF))
+                continue
+            files = [os.fspath(leaf)]
         else:
-            missing.append(str(display(p, cwd)))
+            found.missing.append(str(display(p, cwd)))
             continue
+        for f in hidden:
+            found.skipped.append((str(display(Path(f), cwd)), _hidden_reason(f, p)))
         for f in files:
             key = os.path.abspath(f)
             if key not in seen:
                 seen.add(key)
                 inside = key.startswith(here + os.sep) and not absolute
-                out.append(place(key[len(here) + 1 :] if inside else key if absolute else f))
-    return out, missing
+                found.leaves.append(
+                    place(key[len(here) + 1 :] if inside else key if absolute else f)
+                )
+    return found
+
+
+def _hidden_reason(path: str, top: Path) -> str:
+    parts = Path(os.path.relpath(path, top)).parts
+    folder = next((part for part in parts if part.startswith(".")), parts[0])
+    return f"in the hidden folder {folder}/, which is not part of the taxonomy: not validated"
 
 
 def find_root(start: Path) -> Path:

@@ -19,6 +19,7 @@ class Report:
     files: list[FileResult]
     deleted: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why not validated)
 
     def count(self, severity: Severity) -> int:
         return sum(p.severity is severity for f in self.files for p in f.problems)

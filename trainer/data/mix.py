@@ -24,6 +24,7 @@ from typing import Any
 from trainer.data import replay as replay_buffer
 from trainer.data.config import MixConfig
 from trainer.data.rows import DataError, LeafRows, Row, branch_of, jsonl, load_exported, sha256
+from trainer.data.rowschema import stable_row
 from trainer.data.sampling import derive_seed, rng, stratified_sample
 from trainer.models.cache import write_atomic
 
@@ -126,7 +127,8 @@ def build_phase(
     replayed = [r for rows in drawn.values() for r in rows]
     if transform is not None and replayed:
         replayed = transform(replayed)
-    rows = new_rows + replayed
+    # One row schema for every phase file: buffer rows from before it, distilled rows.
+    rows = [stable_row(r) for r in new_rows + replayed]
     rng(seed, spec.name, "shuffle").shuffle(rows)
     text = jsonl(rows).decode("utf-8")
     new_counts = Counter(r["metadata"]["leaf"] for r in new_rows)

@@ -10,16 +10,18 @@
   (a knowledge item's answer with its fact swapped for one in no document); below zero, the
   candidate learnt the fact, not just the answer's form.
 - rouge_l: ROUGE-L F-measure (beta 1) between the greedy answer and the reference, over
-  lower-cased word tokens.
+  lower-cased word tokens (Google's `rouge-score`, with this module's Unicode word tokens:
+  its own tokenizer keeps only a-z and 0-9, which would drop every non-English word).
 - exact: 1 when the greedy answer has exactly the reference's words.
 - judge: the judge model's 1-10 rating (see judge.py).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 Better = Literal["lower", "higher"]
 
@@ -42,27 +44,25 @@ def tokens(text: str) -> list[str]:
     return [t.lower() for t in _WORD.findall(text)]
 
 
-def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence (O(len(a) * len(b)) time, O(len(b)) memory)."""
-    if not a or not b:
-        return 0
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b):
-            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
+class _Words:
+    """rouge-score's tokenizer interface over `tokens`."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokens(text)
+
+
+@functools.cache
+def _scorer() -> Any:
+    # Imported on first use: rouge-score pulls in nltk (about 1.5 s), which only a benchmark
+    # that generates answers needs.
+    from rouge_score.rouge_scorer import RougeScorer
+
+    return RougeScorer(["rougeL"], tokenizer=_Words())
 
 
 def rouge_l(candidate: str, reference: str) -> float:
     """ROUGE-L F1: 2PR / (P + R) with P = LCS / |candidate|, R = LCS / |reference|."""
-    c, r = tokens(candidate), tokens(reference)
-    lcs = lcs_length(c, r)
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(c), lcs / len(r)
-    return 2 * precision * recall / (precision + recall)
+    return float(_scorer().score(reference, candidate)["rougeL"].fmeasure)
 
 
 def exact_match(candidate: str, reference: str) -> float:

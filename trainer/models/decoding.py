@@ -8,6 +8,8 @@ batch so short answers stop costing compute.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -85,6 +87,19 @@ class StopWatcher:
 
 
 @torch.inference_mode()
+@functools.cache
+def _cache_keyword(forward: Callable[..., Any]) -> str:
+    params = inspect.signature(forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def cache_arg(model: Any, cache: Any) -> dict[str, Any]:
+    """The KV cache under the name this transformers version's forward takes: `cache` from
+    5.2x (where `past_key_values` warns on every call that it is going away), else
+    `past_key_values`."""
+    return {_cache_keyword(type(model).forward): cache}
+
+
 def generate_batch(
     model: Any,
     prompts: Sequence[Sequence[int]],
@@ -104,7 +119,7 @@ def generate_batch(
         input_ids=ids,
         attention_mask=mask,
         position_ids=positions,
-        past_key_values=cache,
+        **cache_arg(model, cache),
         use_cache=True,
         logits_to_keep=1,
     ).logits[:, -1]
@@ -135,7 +150,7 @@ def generate_batch(
             input_ids=tokens[:, None],
             attention_mask=mask,
             position_ids=next_pos,
-            past_key_values=cache,
+            **cache_arg(model, cache),
             use_cache=True,
         ).logits[:, -1]
         next_pos = next_pos + 1

@@ -9,9 +9,11 @@ with a token-id prompt, echo, logprobs and max_tokens 0 (prompt log-probs, no ge
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
+
+import openai
 
 from trainer.models.base import (
     ChatModelBase,
@@ -24,40 +26,69 @@ from trainer.models.base import (
     TokenScoreRequest,
     sampling_fields,
 )
-from trainer.models.httpclient import HTTPStatusError, JSONClient, RetryPolicy
 from trainer.models.spec import OpenAISpec
 
 SCORE_CHUNK = 8  # prompts per /v1/completions request: few round trips, short requests
 NEEDS_LOCAL = "use a local backend (embedded, hf:DIR, vllm:MODEL) or a vLLM / `bot serve` server"
+ATTEMPTS = 6  # tries per request; the openai client backs off with jitter between them
+T = TypeVar("T")
+
+
+class HTTPStatusError(ModelError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class OpenAIChatModel(ChatModelBase):
+    """Through the `openai` client: its connection pool, timeouts and retries (408, 409, 429
+    and 5xx, and dropped connections, with exponential backoff, jitter and the server's
+    Retry-After)."""
+
     def __init__(
         self,
         spec: OpenAISpec,
         *,
         concurrency: int = 16,
         timeout_s: float = 600.0,
-        retry: RetryPolicy | None = None,
+        attempts: int = ATTEMPTS,
         api_key: str | None = None,
     ) -> None:
         super().__init__(str(spec))
+        if attempts < 1:
+            raise ValueError("attempts must be >= 1")
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.api = JSONClient(spec.base_url, timeout_s=timeout_s, retry=retry, api_key=key)
+        self.attempts = attempts
+        # A server without keys ignores the header; the client insists on some key.
+        self.api = openai.OpenAI(
+            base_url=spec.base_url,
+            api_key=key or "none",
+            timeout=timeout_s,
+            max_retries=attempts - 1,
+        )
         # vLLM serves /tokenize beside /v1, not under it.
-        root = spec.base_url.removesuffix("/v1")
-        self.root = JSONClient(root, timeout_s=timeout_s, retry=retry, api_key=key)
+        self.root = self.api.with_options(base_url=spec.base_url.removesuffix("/v1"))
         self.model, self._fingerprint = self._pick_model(spec)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="openai")
-        self._tokenizer = RemoteTokenizer(self.root, self.model)
+        self._tokenizer = RemoteTokenizer(self, self.model)
+
+    def call(self, what: str, request: Callable[[], T]) -> T:
+        """`request()`, with the client's errors as ModelError saying what failed and how
+        many attempts were made."""
+        try:
+            return request()
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            tries = self.attempts if status in (408, 409, 429) or status >= 500 else 1
+            message = f"{what}: HTTP {status}: {_error_message(exc)}"
+            raise HTTPStatusError(status, _attempts(message, tries)) from None
+        except openai.APIConnectionError as exc:  # refused, reset, timed out
+            reason = exc.__cause__ or exc
+            raise ModelError(_attempts(f"{what}: {reason}", self.attempts)) from None
 
     def _pick_model(self, spec: OpenAISpec) -> tuple[str, str]:
-        listing = self.api.get("/models")
-        entries = (
-            [e for e in listing.get("data", []) if isinstance(e, dict) and "id" in e]
-            if isinstance(listing, dict)
-            else []
-        )
+        listing = self.call(f"GET {self.api.base_url}models", self.api.models.list)
+        entries = [e.to_dict() for e in listing.data if getattr(e, "id", None)]
         ids = [str(e["id"]) for e in entries]
         if spec.model is None and len(ids) != 1:
             raise ModelError(
@@ -86,22 +117,23 @@ class OpenAIChatModel(ChatModelBase):
             **sampling_fields(params, seed),
         }
         if conversation[-1].get("role") == "assistant":  # continue it (vLLM extension)
-            body |= {"add_generation_prompt": False, "continue_final_message": True}
+            body["extra_body"] = {"add_generation_prompt": False, "continue_final_message": True}
         return body
 
     def _chat(self, body: dict[str, Any]) -> Generation:
-        response = self.api.post("/chat/completions", body)
+        url = f"POST {self.api.base_url}chat/completions"
+        response = self.call(url, lambda: self.api.chat.completions.create(**body))
         try:
-            choice = response["choices"][0]
-            usage = response.get("usage") or {}
-            reason: FinishReason = "length" if choice.get("finish_reason") == "length" else "stop"
+            choice = response.choices[0]
+            usage = response.usage
+            reason: FinishReason = "length" if choice.finish_reason == "length" else "stop"
             return Generation(
-                choice["message"].get("content") or "",
+                choice.message.content or "",
                 reason,
-                int(usage.get("prompt_tokens", 0)),
-                int(usage.get("completion_tokens", 0)),
+                int(usage.prompt_tokens if usage else 0),
+                int(usage.completion_tokens if usage else 0),
             )
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (IndexError, TypeError, AttributeError) as exc:
             raise ModelError(
                 f"{self.name}: unexpected chat completion response: {str(response)[:300]}"
             ) from exc
@@ -114,22 +146,25 @@ class OpenAIChatModel(ChatModelBase):
         return [scores for chunk in self._pool.map(self._score_chunk, chunks) for scores in chunk]
 
     def _score_chunk(self, requests: Sequence[TokenScoreRequest]) -> list[list[TokenLogprob]]:
-        body = {
-            "model": self.model,
-            "prompt": [list(ids) for ids, _ in requests],
-            "max_tokens": 0,
-            "echo": True,
-            "logprobs": 1,
-            "temperature": 0.0,
-        }
+        def request() -> Any:
+            return self.api.completions.create(
+                model=self.model,
+                prompt=[list(ids) for ids, _ in requests],
+                max_tokens=0,
+                echo=True,
+                logprobs=1,
+                temperature=0.0,
+            )
+
         try:
-            response = self.api.post("/completions", body)
+            response = self.call(f"POST {self.api.base_url}completions", request)
         except HTTPStatusError as exc:
             raise ModelError(
                 f"{self.name}: scoring needs /v1/completions with echo and "
                 f"logprobs, which this server refused ({exc}); {NEEDS_LOCAL}"
             ) from exc
-        choices = sorted(response.get("choices", []), key=lambda c: c.get("index", 0))
+        found = [c.to_dict() for c in response.choices or []]
+        choices = sorted(found, key=lambda c: c.get("index", 0))
         if len(choices) != len(requests):
             raise ModelError(
                 f"{self.name}: {len(choices)} completions for {len(requests)} "
@@ -142,6 +177,22 @@ class OpenAIChatModel(ChatModelBase):
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.api.close()
+
+
+def _attempts(message: str, attempts: int) -> str:
+    return f"{message} (after {attempts} attempts)" if attempts > 1 else message
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    """The server's own words: OpenAI's {"error": {"message"}}, or vLLM's older
+    {"message"} (the client hands over the inner object as the body)."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+    return str(exc.response.reason_phrase or exc.message)
 
 
 def _prompt_logprobs(
@@ -169,9 +220,9 @@ def _prompt_logprobs(
 class RemoteTokenizer:
     """The server's own tokenizer and chat template, through /tokenize and /detokenize."""
 
-    def __init__(self, root: JSONClient, model: str) -> None:
-        self._root = root
-        self._model = model
+    def __init__(self, model: OpenAIChatModel, name: str) -> None:
+        self._owner = model
+        self._model = name
 
     def encode(self, text: str) -> list[int]:
         return self._tokenize({"prompt": text, "add_special_tokens": False})
@@ -198,12 +249,16 @@ class RemoteTokenizer:
         return [int(t) for t in self._call("/tokenize", {"model": self._model, **body})["tokens"]]
 
     def _call(self, path: str, body: dict[str, Any]) -> Any:
+        root = self._owner.root
+        url = f"{str(root.base_url).rstrip('/')}{path}"
         try:
-            return self._root.post(path, body)
+            return self._owner.call(
+                f"POST {url}", lambda: root.post(path, cast_to=object, body=body)
+            )
         except HTTPStatusError as exc:
             if exc.status in (404, 405):
                 raise ModelError(
-                    f"{self._root.base_url} has no {path} endpoint (vLLM and "
+                    f"{str(root.base_url).rstrip('/')} has no {path} endpoint (vLLM and "
                     f"`bot serve` have one); token counting and scoring need "
                     f"it: {NEEDS_LOCAL}"
                 ) from exc

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainer.data.rowschema import stable_row
 from trainer.sdg.store import Store, read_rows, write_atomic
 from trainer.text.overlap import row_texts, shares_ngram
 from trainer.text.shingles import Entry, shingle_hashes
@@ -88,10 +89,12 @@ def _split(leaf: str, t: _Leaf, policy: ExportPolicy) -> None:
 
 
 def _write(folder: Path, leaf: str, rows: list[dict[str, Any]]) -> Path:
+    """One leaf's rows in the one row schema (entries stored before it are brought in)."""
     path = folder / f"{leaf}.jsonl"
-    write_atomic(
-        path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+    text = "".join(
+        json.dumps(stable_row(r), ensure_ascii=False, sort_keys=True) + "\n" for r in rows
     )
+    write_atomic(path, text)
     return path
 
 

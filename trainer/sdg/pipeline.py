@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from trainer.data.rowschema import stable_row
 from trainer.leaves import LeafData
 from trainer.models import ChatModel
 from trainer.sdg.chunking import chunk_documents
@@ -59,22 +60,26 @@ def _row(
     scores: dict[str, int],
     chunk: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    return {
-        "messages": [
-            {"role": "user", "content": user_message(question, context)},
-            {"role": "assistant", "content": answer},
-        ],
-        "metadata": {
-            "leaf": leaf.path,
-            "leaf_hash": leaf.content_hash,
-            "teacher": teacher.fingerprint,
-            "pipeline": PIPELINE_VERSION,
-            "kind": leaf.kind,
-            "source": source,
-            "scores": scores,
-            "chunk": chunk,
-        },
-    }
+    """A row in the one schema of training files (trainer/data/rowschema.py): scores not
+    given are 0, and a row not from a document chunk has the empty chunk."""
+    return stable_row(
+        {
+            "messages": [
+                {"role": "user", "content": user_message(question, context)},
+                {"role": "assistant", "content": answer},
+            ],
+            "metadata": {
+                "leaf": leaf.path,
+                "leaf_hash": leaf.content_hash,
+                "teacher": teacher.fingerprint,
+                "pipeline": PIPELINE_VERSION,
+                "kind": leaf.kind,
+                "source": source,
+                "scores": scores,
+                "chunk": chunk,
+            },
+        }
+    )
 
 
 def _rank(sample: Sample) -> int:

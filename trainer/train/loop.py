@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,14 @@ def lora_config(cfg: TrainConfig) -> Any:
 def with_lora(model: Any, cfg: TrainConfig) -> Any:
     from peft import get_peft_model
 
-    return get_peft_model(model, lora_config(cfg))
+    with warnings.catch_warnings():
+        # peft asks the model for `is_gradient_checkpointing`, which transformers 5 renamed
+        # and warns about on every read; the one read is peft's own, so it is silenced here
+        # and only here (tests/trainer/train/test_quiet.py checks that nothing else is).
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        return get_peft_model(model, lora_config(cfg))
 
 
 def _batch(

@@ -2,10 +2,11 @@
 merge them back into one ordinary Hugging Face checkpoint.
 
 Two merges: `average` (the uniform or weighted mean of the weights, what the
-Disperse-then-Merge paper uses) and `ties` (TIES-Merging: task vectors trimmed to their
-largest entries, a sign elected per parameter, and only the entries agreeing with it
-averaged, so sub-models that moved a weight in opposite directions do not cancel out into
-noise).
+Disperse-then-Merge paper uses) and `ties` (TIES-Merging, peft's implementation: task
+vectors trimmed to their largest entries, a sign elected per parameter, and only the entries
+agreeing with it averaged, so sub-models that moved a weight in opposite directions do not
+cancel out into noise). The reading, streaming and writing stay here: peft and mergekit
+merge whole loaded models or adapters, not checkpoints tensor by tensor.
 
 Checkpoints are read tensor by tensor through safetensors' `safe_open`, so memory holds the
 merged model plus one tensor per input. The merged folder is written under a temporary name
@@ -90,33 +91,29 @@ def average(
 
 
 def trim(delta: torch.Tensor, density: float) -> torch.Tensor:
-    """`delta` with all but its round(density * n) largest-magnitude entries zeroed (at least
-    one kept); entries tied with the smallest kept magnitude are all kept."""
-    if density >= 1 or delta.numel() == 0:
-        return delta
-    k = max(1, round(density * delta.numel()))
-    magnitude = delta.abs().flatten()
-    threshold = magnitude.kthvalue(magnitude.numel() - k + 1).values
-    return torch.where(delta.abs() >= threshold, delta, torch.zeros_like(delta))
+    """`delta` with all but its int(density * n) largest-magnitude entries zeroed (peft's
+    magnitude pruning, the trim step of its TIES)."""
+    from peft.utils.merge_utils import magnitude_based_pruning
+
+    return delta if density >= 1 else magnitude_based_pruning(delta, density)
 
 
 def ties(
     base: torch.Tensor, tensors: Sequence[torch.Tensor], density: float = 0.2, scale: float = 1.0
 ) -> torch.Tensor:
-    """TIES-Merging of one tensor (Yadav et al., 2023), in float64.
+    """TIES-Merging of one tensor (Yadav et al., 2023) by peft's `ties`, in float64.
 
     1. task vectors: each input minus the base; 2. trim each to its top `density` entries;
     3. elect a sign per entry, that of the sum of the trimmed vectors; 4. disjoint mean:
     average only the trimmed entries whose sign equals the elected one (zeros abstain);
-    5. base + scale * that mean. Trimming is per tensor (the paper trims whole task
-    vectors), which is what streaming allows and what common merge tools do.
+    5. base + scale * that mean. Steps 2-4 are peft's (equal weights); trimming is per
+    tensor (the paper trims whole task vectors), which is what streaming allows.
     """
+    from peft.utils.merge_utils import ties as peft_ties
+
     origin = base.to(torch.float64)
-    trimmed = torch.stack([trim(t.to(torch.float64) - origin, density) for t in tensors])
-    elected = torch.sign(trimmed.sum(dim=0))
-    agree = (torch.sign(trimmed) == elected) & (trimmed != 0)
-    votes = agree.sum(dim=0).clamp(min=1)
-    merged = torch.where(agree, trimmed, torch.zeros_like(trimmed)).sum(dim=0) / votes
+    deltas = [t.to(torch.float64) - origin for t in tensors]
+    merged = peft_ties(deltas, torch.ones(len(deltas), dtype=torch.float64), density)
     return origin + scale * merged
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pygit2.enums import FileStatus
+
 from tests.conftest import LeafWriter, dump, knowledge_doc, run_bot, run_json, skill_doc
 from tests.gitrepo import SIG, Repo
 
@@ -202,3 +204,99 @@ def test_validate_path_imports_no_torch(write_leaf: LeafWriter, tmp_path: Path) 
         [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_named_files_count_for_their_leaf_or_are_skipped_once(
+    write_leaf: LeafWriter, tmp_path: Path
+) -> None:
+    """pre-commit names attribution.txt and documents too: each checks its leaf's qna.yaml,
+    never itself as one; a file that belongs to no leaf gets one line saying so."""
+    good = write_leaf("knowledge/k", knowledge_doc(seed=3))
+    docs = good.parent / "documents"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A document\n")
+    bad = write_leaf("compositional_skills/bad", skill_doc(n=2, seed=9))
+    (tmp_path / "README.md").write_text("# A taxonomy\n")
+    code, out = run_json(
+        "validate",
+        "taxonomy/knowledge/k/attribution.txt",
+        "taxonomy/knowledge/k/documents/a.md",
+        "taxonomy/knowledge/k/qna.yaml",
+        str(bad.parent / "attribution.txt"),
+        "README.md",
+        cwd=tmp_path,
+    )
+    assert code == 1
+    assert [f["path"] for f in out["files"]] == [
+        "taxonomy/knowledge/k/qna.yaml",
+        "taxonomy/compositional_skills/bad/qna.yaml",
+    ]
+    assert [e["rule"] for e in out["files"][1]["errors"]] == ["schema"]
+    [skipped] = out["skipped"]
+    assert skipped["path"] == "README.md" and "not part of a leaf" in skipped["reason"]
+    proc = run_bot("validate", "README.md", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        "bot validate: error: README.md: not part of a leaf (no qna.yaml in its folder or above "
+        "it); a leaf is a folder with qna.yaml and attribution.txt"
+    ]
+
+
+def test_no_leaves_found_is_said_aloud(tmp_path: Path) -> None:
+    (tmp_path / "taxonomy" / "knowledge").mkdir(parents=True)
+    proc = run_bot("validate", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "no leaves found under taxonomy/" in proc.stdout
+    assert "valid" not in proc.stdout
+    proc = run_bot("validate", "taxonomy/knowledge", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "bot validate: error: no leaves found in taxonomy/knowledge"
+
+
+def test_leaves_in_hidden_folders_are_reported(write_leaf: LeafWriter, tmp_path: Path) -> None:
+    write_leaf("compositional_skills/a", skill_doc())
+    write_leaf("compositional_skills/.drafts/b", skill_doc(seed=2))
+    write_leaf(".archive/compositional_skills/c", skill_doc(seed=3))
+    proc = run_bot("validate", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert (
+        "taxonomy/compositional_skills/.drafts/b/qna.yaml: skipped: in the hidden folder "
+        ".drafts/, which is not part of the taxonomy: not validated"
+    ) in proc.stdout
+    assert (
+        "taxonomy/.archive/compositional_skills/c/qna.yaml: skipped: in the hidden folder "
+        ".archive/" in proc.stdout
+    )
+    assert proc.stdout.rstrip().endswith("1 file valid")
+    proc = run_bot("validate", "--format", "github", cwd=tmp_path)
+    assert "::warning file=taxonomy/compositional_skills/.drafts/b/qna.yaml,title=skipped::" in (
+        proc.stdout
+    )
+
+
+def test_a_bad_flag_shows_the_sub_command_usage(tmp_path: Path) -> None:
+    proc = run_bot("validate", "--no-such-flag", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("usage: bot validate ")
+    assert "bot validate: error: unrecognized arguments: --no-such-flag" in proc.stderr
+
+
+def test_the_work_folder_keeps_itself_out_of_git(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.write("taxonomy/compositional_skills/a/qna.yaml", dump(skill_doc()))
+    repo.write("taxonomy/compositional_skills/a/attribution.txt", "x\n")
+    repo.commit("init")
+    repo.write("taxonomy/compositional_skills/b/qna.yaml", dump(skill_doc(seed=2)))
+    repo.write("taxonomy/compositional_skills/b/attribution.txt", "x\n")
+    code, _ = run_json("validate", "--changed", "--base-ref", "main", cwd=repo.path)
+    assert code == 0 and (repo.path / ".bot/cache").is_dir()
+    assert (repo.path / ".bot/.gitignore").read_text().splitlines()[-1] == "*"
+    untracked = {p for p, flags in repo.repo.status().items() if flags & FileStatus.WT_NEW}
+    assert untracked == {
+        "taxonomy/compositional_skills/b/qna.yaml",
+        "taxonomy/compositional_skills/b/attribution.txt",
+    }
+    work = tmp_path / "elsewhere"
+    proc = run_bot("generate", "--dry-run", "--work", str(work), "--teacher", "nope", cwd=repo.path)
+    assert "Traceback" not in proc.stderr
+    assert (work / ".gitignore").is_file()

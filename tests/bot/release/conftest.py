@@ -54,7 +54,8 @@ def repo(tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
     """Two skills committed on main, .bot/ ignored; the current folder."""
     r = Repo(tmp_path / "repo")
     r.write(".gitignore", ".bot/\n")
-    r.write("bot.yaml", bot_yaml(tiny))
+    card = "  base_model_id: test-org/tiny-llama\n  datasets: [test-org/taxonomy-data]\n"
+    r.write("bot.yaml", bot_yaml(tiny, extra=card))
     leaf(r, ANTONYMS, antonyms_doc())
     leaf(r, SYNONYMS, skill_doc(seed=1))
     r.commit("taxonomy")

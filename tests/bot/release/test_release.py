@@ -25,6 +25,28 @@ def manifest_at(repo: Repo, tag: str, version: str) -> dict:
     return yaml.safe_load(commit.tree[f"releases/{version}/manifest.yaml"].data)
 
 
+def assert_hugging_face_folder(folder: Path, card: str) -> None:
+    """The released folder as the Hugging Face tools read it: transformers loads it, and
+    huggingface_hub parses its README.md card with the front matter the hub needs."""
+    from huggingface_hub import ModelCard
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    ids = tokenizer("hello", return_tensors="pt").input_ids
+    assert model(ids).logits.shape[-1] == model.config.vocab_size
+    assert (folder / "README.md").read_text() == card
+    parsed = ModelCard.load(folder / "README.md")
+    data = parsed.data
+    assert data.license == "apache-2.0" and data.base_model == "test-org/tiny-llama"
+    assert data.datasets == ["test-org/taxonomy-data"] and "taxonomy-bot" in data.tags
+    assert data.library_name == "transformers" and data.model_name == "taxonomy student v0.1.0"
+    results = {(r.dataset_type, r.metric_type): r for r in data.eval_results}
+    nll = results[("taxonomy-bot/branch", "nll")]
+    assert nll.task_type == "text-generation" and nll.metric_value > 0
+    assert nll.verified is False
+
+
 def test_first_and_second_release(repo: Repo, release: Release) -> None:
     code, out, err = release("--dry-run")
     assert code == 0, err
@@ -64,7 +86,9 @@ def test_first_and_second_release(repo: Repo, release: Release) -> None:
     assert not first["benchmark"]["failed"] and "branch" in first["benchmark"]["suites"]
     assert first["training"]["train"]["max_steps"] == 1
     card = (repo.path / "releases/0.1.0/MODEL_CARD.md").read_text()
-    assert card.startswith("# Model card: taxonomy student v0.1.0") and "## Limitations" in card
+    assert card.startswith("---\n") and "# Model card: taxonomy student v0.1.0" in card
+    assert "## Limitations" in card
+    assert_hugging_face_folder(stored, card)
     # the benchmark's per-leaf deltas are in the changelog (antonyms has 3 held-out items)
     log = (repo.path / "CHANGELOG.md").read_text()
     assert log.startswith("# Changelog\n\n## v0.1.0 (")

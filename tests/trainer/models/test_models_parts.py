@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import random
-from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +15,6 @@ from trainer.models import GenerationParams, ModelError, load_model, local_model
 from trainer.models.base import GREEDY, derive_seeds, find_stop, sampling_fields
 from trainer.models.batching import plan_batches
 from trainer.models.embedded import MARKER, _read_marker, gguf_path
-from trainer.models.httpclient import RetryPolicy, parse_retry_after
 from trainer.models.openai import OpenAIChatModel
 
 
@@ -87,25 +84,6 @@ def test_find_stop() -> None:
     assert find_stop("abc\n\nUser:", ["User:", "\n\n"]) == 3
     assert find_stop("abc", ["x"]) is None
     assert find_stop("abc", []) is None
-
-
-def test_retry_delays() -> None:
-    policy = RetryPolicy(base_delay_s=1, max_delay_s=8)
-    rng = random.Random(0)
-    delays = [policy.delay(a, None, rng) for a in range(6) for _ in range(50)]
-    assert all(0 <= d <= 8 for d in delays)
-    assert max(delays[:50]) <= 1 and max(delays[-50:]) > 4  # grows, then caps
-    assert policy.delay(0, 5.0, rng) == 5.0
-    assert policy.delay(0, 1e6, rng) == policy.max_retry_after_s
-
-
-def test_parse_retry_after() -> None:
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after("Wed, 01 Jan 2025 12:00:30 GMT", now) == 30.0
-    assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now) == 0.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
 
 
 def test_half_written_conversion_is_not_used(tmp_path: Path) -> None:

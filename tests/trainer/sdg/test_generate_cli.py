@@ -132,3 +132,24 @@ def test_missing_model_dir(repo: Path, tmp_path: Path) -> None:
     proc = run_bot("generate", "--teacher", f"hf:{tmp_path}/nope", cwd=repo)
     assert proc.returncode == 2 and "no such directory" in proc.stderr
     shutil.rmtree(repo / ".bot", ignore_errors=True)
+
+
+def test_dry_run_table_fits_a_narrow_terminal(repo: Path, teacher: str) -> None:
+    """Paths and reasons wrap inside the terminal's width; nothing is cut."""
+    deep = "compositional_skills/writing/freeform/very_long_topic_name/another_level/leaf_x"
+    folder = repo / "taxonomy" / deep
+    folder.mkdir(parents=True)
+    (folder / "qna.yaml").write_text(dump(skill_doc(seed=9)))
+    (folder / "attribution.txt").write_text("self-authored\n")
+    width = 60
+    proc = run_bot(
+        "generate", "--teacher", teacher, "--dry-run", cwd=repo, env={"COLUMNS": str(width)}
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert all(len(line) <= width for line in lines), lines
+    assert "…" not in proc.stdout
+    leaf_cells = "".join(line.split("│")[1].strip() for line in lines if line.count("│") == 4)
+    assert deep in leaf_cells
+    why_cells = " ".join(line.split("│")[3].strip() for line in lines if line.count("│") == 4)
+    assert why_cells.strip(), why_cells

@@ -63,6 +63,8 @@ def test_rows_and_stats(teacher: ChatModel, kind: str) -> None:
             "source",
             "scores",
             "chunk",
+            "distilled_from",
+            "distill_model",
         }
         assert (meta["leaf"], meta["leaf_hash"], meta["kind"]) == (
             leaf.path,
@@ -96,13 +98,15 @@ def test_rows_and_stats(teacher: ChatModel, kind: str) -> None:
     for row in generated:
         meta = row["metadata"]
         if leaf.kind == "knowledge":
-            assert set(meta["scores"]) == {"faithful"}
+            assert meta["scores"]["faithful"] == 1
+            assert meta["scores"]["instruction"] == meta["scores"]["pair"] == 0
             assert meta["chunk"]["document"] == "documents/test.md"
+            assert meta["chunk"]["index"] >= 0
             assert user_text(row).startswith("Context:\n")
         else:
-            assert set(meta["scores"]) == {"instruction", "pair"}
+            assert meta["scores"]["instruction"] > 0 and meta["scores"]["faithful"] == 0
             assert meta["scores"]["pair"] >= CONFIG.thresholds.pair
-            assert meta["chunk"] is None
+            assert meta["chunk"] == {"document": "", "index": -1}  # one type in every row
             assert user_text(row).startswith("Context:\n") == (leaf.kind == "grounded_skill")
 
 
