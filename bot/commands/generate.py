@@ -86,7 +86,8 @@ def _emit(result: GenerateResult, args: argparse.Namespace) -> int:
                 _as_dict(j) | ({"reason": j.reason} if dry else {}) for j in result.item_jobs
             ],
             "summary": {
-                "model_calls": result.model_calls,
+                "model_calls": sum(j.model_calls for j in jobs),
+                "evaluation_items_model_calls": sum(j.model_calls for j in result.item_jobs),
                 "kept": sum(j.kept for j in jobs),
                 "failed": len(failed),
             },
