@@ -1,7 +1,8 @@
-"""A real git repository in a temporary folder, driven with pygit2 (no git binary)."""
+"""A real git repository in a temporary folder, driven with pygit2 (`git_status` asks git)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pygit2
@@ -23,7 +24,7 @@ class Repo:
     def stage(self, *rels: str) -> None:
         idx = self.repo.index
         for rel in rels:
-            if (self.path / rel).exists():
+            if (self.path / rel).is_symlink() or (self.path / rel).exists():  # links dangle
                 idx.add(rel)
             else:
                 idx.remove(rel)
@@ -44,3 +45,23 @@ class Repo:
         commit = self.repo.head.peel(pygit2.Commit)
         ref = self.repo.branches.local.create(name, commit)
         self.repo.checkout(ref)
+
+
+def git_status(path: Path) -> set[str]:
+    """The paths `git status` lists (staged, unstaged, untracked; ignored left out), from the
+    git executable itself; --no-optional-locks: it must not refresh the index as it reads."""
+    out = subprocess.run(
+        ["git", "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all"],
+        cwd=path,
+        capture_output=True,
+        check=True,
+    ).stdout
+    fields = iter(out.decode("utf-8").split("\0"))
+    paths: set[str] = set()
+    for field in fields:
+        if not field:
+            continue
+        paths.add(field[3:])
+        if "R" in field[:2] or "C" in field[:2]:  # a rename's source follows
+            paths.add(next(fields))
+    return paths

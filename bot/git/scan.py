@@ -54,7 +54,32 @@ def status_paths(repo: Any, head_tree: Any, cache_dir: Path) -> set[str]:
     try:
         return _Scan(repo, cache_dir).run(head_tree)
     except Unsupported:
-        return set(repo.status(untracked_files="all"))
+        return libgit2_paths(repo, head_tree)
+
+
+def libgit2_paths(repo: Any, head_tree: Any) -> set[str]:
+    """The same keys from libgit2 itself, through the two diffs its status is made of
+    (HEAD to index, index to working tree, with its status's options): pygit2's
+    `status()` holds the GIL throughout, these calls (cffi) release it, so the caller's
+    other threads run beside them."""
+    from pygit2.enums import DiffOption
+
+    index = repo.index
+    index.read(False)  # as status does: reload it if it changed on disk
+    flags = DiffOption.INCLUDE_TYPECHANGE
+    if head_tree is None:
+        paths = {entry.path for entry in index}  # an unborn HEAD: every entry is staged
+    else:
+        paths = _delta_paths(index.diff_to_tree(head_tree, flags))
+    untracked = flags | DiffOption.INCLUDE_UNTRACKED | DiffOption.RECURSE_UNTRACKED_DIRS
+    return paths | _delta_paths(index.diff_to_workdir(untracked))
+
+
+def _delta_paths(diff: Any) -> set[str]:
+    paths: set[str] = set()
+    for delta in diff.deltas:
+        paths.update((delta.old_file.path, delta.new_file.path))
+    return paths
 
 
 class _Scan:
@@ -98,10 +123,7 @@ class _Scan:
     def _staged(self, memo: Memo, head_tree: Any) -> set[str]:
         if head_tree is None:
             return set(memo.paths)
-        paths: set[str] = set()
-        for delta in self.repo.index.diff_to_tree(head_tree).deltas:
-            paths.update((delta.old_file.path, delta.new_file.path))
-        return paths
+        return _delta_paths(self.repo.index.diff_to_tree(head_tree))
 
     def _full(self, index: IndexFile) -> tuple[Memo, set[str]]:
         """No memo for this index: compare every file with the index's stat data."""

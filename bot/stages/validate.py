@@ -35,8 +35,9 @@ class ValidateRequest:
 
 
 def _changes_in_background(ws: Workspace, base: str | None) -> Any:
-    """Start reading git's changes at once: libgit2's status releases the GIL, so the
-    imports and index loading below overlap with it (a third of --changed's time)."""
+    """Start reading git's changes at once, so the imports and index loading below
+    overlap with it: the working-tree scan's lstat calls release the GIL, and so do the
+    libgit2 diffs it falls back to (pygit2's `Repository.status` would not)."""
     import threading
 
     box: dict[str, Any] = {}

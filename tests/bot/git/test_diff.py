@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pygit2
@@ -10,7 +11,7 @@ import pytest
 
 from bot.git.diff import GitError, changed_leaves, tree_changes
 from tests.conftest import dump, skill_doc
-from tests.gitrepo import Repo
+from tests.gitrepo import Repo, git_status
 
 LEAF = "taxonomy/compositional_skills/{}/qna.yaml"
 
@@ -48,6 +49,63 @@ def test_committed_staged_unstaged_untracked_and_deleted(repo: Repo) -> None:
     ch = changed_leaves(repo.path, "main")
     assert names(ch.changed) == ["a", "b", "c", "new"]
     assert names(ch.deleted) == ["d"]
+
+
+def _git_leaves(repo: Repo, base: str) -> tuple[list[str], list[str]]:
+    """What git itself says changed: the merge-base diff plus `git status`, each path
+    mapped to its leaf (the nearest qna.yaml at or above it)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo.path, capture_output=True, text=True).stdout
+
+    merge_base = git("merge-base", base, "HEAD").strip()
+    paths = set(git("diff", "--name-only", "-z", merge_base, "HEAD").split("\0")) - {""}
+    changed, deleted = set(), set()
+    for rel in paths | git_status(repo.path):
+        path = repo.path / rel
+        if path.name == "qna.yaml" and not path.exists():
+            deleted.add(path.parent.name)
+        for folder in (path, *path.parents):
+            if folder.name == "qna.yaml" or (folder / "qna.yaml").is_file():
+                changed.add((folder if folder.name != "qna.yaml" else folder.parent).name)
+                break
+    return sorted(changed - deleted), sorted(deleted)
+
+
+def test_changed_is_what_git_says(repo: Repo) -> None:
+    repo.write(".gitignore", "*.log\n")
+    repo.commit("ignore logs")
+    repo.branch("feature")
+    repo.write(LEAF.format("a"), dump(skill_doc(seed=101)))
+    repo.commit("edit a")  # committed on the branch
+    repo.repo.checkout(repo.repo.branches.local["main"])
+    repo.write(LEAF.format("b"), dump(skill_doc(seed=102)))
+    repo.commit("main moves on")  # after the merge base: not the branch's change
+    repo.repo.checkout(repo.repo.branches.local["feature"])
+    repo.write(LEAF.format("c"), dump(skill_doc(seed=103)))
+    repo.stage(LEAF.format("c"))  # staged
+    repo.write(LEAF.format("b").replace("qna.yaml", "run.log"), "ignored\n")
+    repo.write("taxonomy/compositional_skills/b/documents/x.md", "# untracked document\n")
+    repo.write(LEAF.format("new/deeper"), dump(skill_doc(seed=104)))  # an untracked folder
+    (repo.path / LEAF.format("d")).unlink()  # deleted
+    ch = changed_leaves(repo.path, "main")
+    assert (names(ch.changed), names(ch.deleted)) == _git_leaves(repo, "main")
+    assert names(ch.changed) == ["a", "b", "c", "deeper"] and names(ch.deleted) == ["d"]
+
+
+def test_unborn_head_on_an_orphan_branch(repo: Repo) -> None:
+    """No commit on HEAD yet: every file in the index or untracked is new, and the base
+    ref's leaves that are gone from the working tree are deleted."""
+    # as `git checkout --orphan fresh`, with the index emptied
+    repo.repo.references.create("HEAD", "refs/heads/fresh", force=True)
+    repo.repo.index.clear()
+    repo.repo.index.write()
+    shutil.rmtree(repo.path / "taxonomy/compositional_skills/a")
+    repo.write(LEAF.format("b"), dump(skill_doc(seed=105)))
+    repo.stage(LEAF.format("b"))
+    ch = changed_leaves(repo.path, "main")
+    assert repo.repo.head_is_unborn
+    assert names(ch.changed) == ["b", "c", "d"] and names(ch.deleted) == ["a"]
 
 
 def test_merge_base_ignores_changes_on_main(repo: Repo) -> None:

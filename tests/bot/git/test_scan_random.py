@@ -1,5 +1,6 @@
 """Random edits of small repositories: after each, bot/git/scan.py reports what libgit2's
-status reports, and bot/git/diff.tree_changes what libgit2's tree diff reports.
+status and `git status` report (libgit2's through the diffs the fallback uses, too), and
+bot/git/diff.tree_changes what libgit2's tree diff reports.
 Deterministic (derandomized), few examples: a property check, not a fuzzing run."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from bot.git import scan as gitscan
 from bot.git.diff import tree_changes
-from tests.gitrepo import Repo
+from tests.gitrepo import Repo, git_status
 
 FILES = (
     "t/a/qna.yaml",
@@ -112,6 +113,8 @@ def test_scan_agrees_with_libgit2(tmp_path: Path, ops: list[tuple[str, int, int]
         _apply(repo, op, i, j)
         head = repo.repo.head.peel(pygit2.Commit).tree
         expected = set(repo.repo.status(untracked_files="all"))
+        assert git_status(repo.path) == expected, (step, ops)
+        assert gitscan.libgit2_paths(repo.repo, head) == expected, (step, ops)
         for _ in range(2):  # from scratch or the earlier memo, then from this run's memo
             found = gitscan.status_paths(repo.repo, head, cache)
             assert found == expected, (step, ops)
