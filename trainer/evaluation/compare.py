@@ -88,7 +88,7 @@ class Comparison:
 def item_metrics(item: Item, scores: ItemScores) -> dict[str, float]:
     """The metric values one model earned on one item."""
     out: dict[str, float] = {}
-    if item.type == "qa" and scores.answer_logprob is not None:
+    if scores.answer_logprob is not None:  # doc_mc: the document's own sentence (memorization)
         nll = nll_per_token(scores.answer_logprob, scores.answer_tokens)
         if nll is not None:
             out[PRIMARY] = nll
@@ -215,9 +215,16 @@ def _groups(
             out.append(GroupResult(
                 s, n, kinds.get((s, n)) or kinds.get(("branch", n), ""), dict(pairs.origins),
                 dec, twin, _test("nll_vs_base", f"{s}\0{n}", pairs, settings),
-                [t for m in DESCRIPTIVE if (t := _test(m, f"{s}\0{n}", pairs, settings))],
+                _descriptive(s, f"{s}\0{n}", pairs, settings),
             ))  # fmt: skip
     return out
+
+
+def _descriptive(suite: str, label: str, pairs: Pairs, settings: StatSettings) -> list[PairedTest]:
+    """Intervals without verdicts; a suite that decides nothing (memorization: the training
+    documents themselves) reports its NLL here too."""
+    metrics = DESCRIPTIVE if suite in DECIDED else (PRIMARY, *DESCRIPTIVE)
+    return [t for m in metrics if (t := _test(m, label, pairs, settings))]
 
 
 def _suites(
@@ -241,7 +248,7 @@ def _suites(
         out.append(GroupResult(
             suite, suite, "suite", dict(pooled.origins), primary,
             twin if suite == "branch" else None, _test("nll_vs_base", suite, pooled, settings),
-            [t for m in DESCRIPTIVE if (t := _test(m, suite, pooled, settings))],
+            _descriptive(suite, suite, pooled, settings),
         ))  # fmt: skip
     return out
 

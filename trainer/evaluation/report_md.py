@@ -156,6 +156,8 @@ def _descriptive(doc: dict[str, Any]) -> list[str]:
     rows = []
     for g in [*doc["suites"], *doc["leaves"]]:
         label = f"**{g['suite']} suite**" if g["kind"] == "suite" else f"`{g['path']}`"
+        if g["suite"] == "memorization" and g["kind"] != "suite":
+            label += " (memorization)"
         for t in g["descriptive"]:
             rows.append(
                 f"| {label} | {t['metric']} | {t['n']} | {_num(t['reference'])} → "

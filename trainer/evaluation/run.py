@@ -19,7 +19,7 @@ from trainer.evaluation.cache import ScoreCache
 from trainer.evaluation.items import Item
 from trainer.models import ChatModel, GenerationParams, load_model, model_fingerprint
 
-SCORER_VERSION = "bench-score.2"
+SCORER_VERSION = "bench-score.3"
 LL_CHUNK = 64  # requests per loglikelihood call: the backend batches within it; progress between
 GEN_CHUNK = 32
 
@@ -92,8 +92,7 @@ def score_items(
     """Raw scores of each item (by id) from one model, all requests batched."""
     pairs: dict[tuple[str, str], int] = {}
     for item in items:
-        if item.type == "qa":
-            pairs.setdefault((item.prompt, item.answer), len(pairs))
+        pairs.setdefault((item.prompt, item.answer), len(pairs))  # doc_mc: its right option
         if item.placebo is not None:
             pairs.setdefault((item.prompt, item.placebo), len(pairs))
         if item.has_mc:
@@ -128,9 +127,7 @@ def score_items(
             report("answering", done, total)
     results = {}
     for item in items:
-        lp, n = (
-            logprob.get((item.prompt, item.answer), (None, 0)) if item.type == "qa" else (None, 0)
-        )
+        lp, n = logprob.get((item.prompt, item.answer), (None, 0))
         options: tuple[float, ...] = ()
         if item.has_mc:
             options = tuple(logprob[(item.mc_prompt or "", o)][0] for o in item.options)
