@@ -51,13 +51,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.report.progress import RichProgress  # noqa: E402
 from bot.stages.benchmark import BenchmarkRequest, benchmark  # noqa: E402
 from bot.stages.generate import GenerateRequest, generate  # noqa: E402
 from bot.stages.train import RetrainRequest, retrain  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402
+from trainer.evaluation.continual import Score, Scores, intervals, matrix, summary  # noqa: E402
 from trainer.evaluation.noise import NoiseError, load_bands  # noqa: E402
 
 VARIANTS = ("replay", "no-replay", "joint")
+
+
+PROGRESS = RichProgress()  # stderr: bars while each stage works
+
+
+def say(line: str) -> None:
+    PROGRESS.console.print(line)
 
 
 def leaf_order(n: int) -> list[str]:
@@ -90,7 +99,7 @@ def variant_workspace(out: Path, name: str, store: Path) -> Workspace:
 
 def merge(ws: Workspace, leaf: str) -> None:
     shutil.copytree(ROOT / "taxonomy" / leaf, ws.taxonomy / leaf)
-    done = generate(ws, GenerateRequest())
+    done = generate(ws, GenerateRequest(), PROGRESS)
     if done.failed:
         raise SystemExit(f"generation failed: {done.failed[0].path}: {done.failed[0].reason}")
 
@@ -100,7 +109,7 @@ def no_replay(ws: Workspace) -> Workspace:
     return dataclasses.replace(ws, config=dataclasses.replace(ws.config, mix=mix))
 
 
-def score(evaluator: Workspace, model: Path, base: str, name: str) -> dict[str, dict[str, float]]:
+def score(evaluator: Workspace, model: Path, base: str, name: str) -> Scores:
     """Every leaf's items: item id -> {"leaf", "model", "base"} NLL per token."""
     req = BenchmarkRequest(
         model=f"hf:{model}",
@@ -110,21 +119,17 @@ def score(evaluator: Workspace, model: Path, base: str, name: str) -> dict[str, 
         general=False,
         answers=False,
     )
-    doc = benchmark(evaluator, req).doc
+    doc = benchmark(evaluator, req, PROGRESS).doc
     items = {}
     for item in doc["items"]:
         if item["suite"] == "branch" and "nll" in item["candidate"] and "nll" in item["base"]:
-            items[item["id"]] = {
-                "leaf": item["group"],
-                "model": item["candidate"]["nll"],
-                "base": item["base"]["nll"],
-            }
+            items[item["id"]] = Score(item["group"], item["candidate"]["nll"], item["base"]["nll"])
     return items
 
 
 def run_variant(
     name: str, order: list[str], out: Path, store: Path, base: str, evaluator: Workspace
-) -> list[dict[str, dict[str, float]]]:
+) -> list[Scores]:
     """Scores after each merge (the joint variant: only after the last)."""
     ws = variant_workspace(out, name, store)
     ws = no_replay(ws) if name == "no-replay" else ws
@@ -136,55 +141,10 @@ def run_variant(
         req = RetrainRequest(base_model=base)
         if name == "joint":
             req = dataclasses.replace(req, start=base, new_leaves=tuple(order), update_replay=False)
-        trained = retrain(ws, req)
-        print(f"{name}: merge {i + 1}/{len(order)} ({leaf}): {trained.model}", flush=True)
+        trained = retrain(ws, req, PROGRESS)
+        say(f"{name}: merge {i + 1}/{len(order)} ({leaf}): {trained.model}")
         rows.append(score(evaluator, trained.model, base, f"{name}-{i + 1}"))
     return rows
-
-
-def matrix(rows: list[dict[str, dict[str, float]]], leaves: list[str], pick: Any = None) -> Any:
-    """a[i][j]: the base's NLL minus the model's, leaf j's items after merge i (resampled)."""
-    a = np.full((len(rows), len(leaves)), np.nan)
-    for i, items in enumerate(rows):
-        for j, leaf in enumerate(leaves):
-            ids = sorted(k for k, v in items.items() if v["leaf"] == leaf)
-            if pick is not None:
-                ids = [ids[k] for k in pick[leaf]] if ids else []
-            if ids:
-                a[i, j] = np.mean([items[k]["base"] - items[k]["model"] for k in ids])
-    return a
-
-
-def summary(a: Any) -> dict[str, float]:
-    t = a.shape[0] - 1
-    if a.shape[0] == 1:  # joint: one row, after the last merge
-        return {"ACC": float(np.nanmean(a[0]))}
-    diag = np.array([a[j, j] for j in range(t + 1)])
-    earlier = range(t)
-    return {
-        "ACC": float(np.nanmean(a[t])),
-        "BWT": float(np.nanmean([a[t, j] - a[j, j] for j in earlier])),
-        "forgetting": float(np.nanmean([np.nanmax(a[j:t, j]) - a[t, j] for j in earlier])),
-        "plasticity": float(np.nanmean(diag)),
-    }
-
-
-def intervals(
-    rows: list[dict[str, dict[str, float]]], leaves: list[str], seed: int = 0
-) -> dict[str, list[float]]:
-    """95% percentile intervals of the summary, resampling each leaf's items."""
-    rng = np.random.default_rng(seed)
-    sizes = {leaf: sum(1 for v in rows[0].values() if v["leaf"] == leaf) for leaf in leaves}
-    draws: dict[str, list[float]] = {}
-    for _ in range(2000):
-        pick = {
-            leaf: rng.integers(0, n, n) if n else np.array([], int) for leaf, n in sizes.items()
-        }
-        for key, value in summary(matrix(rows, leaves, pick)).items():
-            draws.setdefault(key, []).append(value)
-    return {
-        k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for k, v in draws.items()
-    }
 
 
 def heatmap(results: dict[str, Any], leaves: list[str], path: Path) -> None:

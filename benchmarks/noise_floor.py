@@ -40,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.report.progress import RichProgress  # noqa: E402
 from bot.stages.benchmark import BenchmarkRequest, benchmark  # noqa: E402
 from bot.stages.generate import GenerateRequest, generate  # noqa: E402
 from bot.stages.train import RetrainRequest, retrain  # noqa: E402
@@ -47,6 +48,13 @@ from bot.workspace import Workspace  # noqa: E402
 from trainer.evaluation.noise import band_document, symmetric_band  # noqa: E402
 
 KEYS = (("leaf", "primary"), ("leaf", "placebo"), ("suite", "primary"), ("suite", "placebo"))
+
+
+PROGRESS = RichProgress()  # stderr: bars while each stage works
+
+
+def say(line: str) -> None:
+    PROGRESS.console.print(line)
 
 
 def workspace(work: Path) -> Workspace:
@@ -69,7 +77,8 @@ def train(ws: Workspace, base: str, seed: int) -> Path:
         mix=dataclasses.replace(cfg.mix, seed=seed),
     )
     empty = dataclasses.replace(ws.layout, replay_from=ws.layout.work / "aa" / "no-replay")
-    return retrain(dataclasses.replace(ws, layout=empty), req).model
+    say(f"A/A: training seed {seed}")
+    return retrain(dataclasses.replace(ws, layout=empty), req, PROGRESS).model
 
 
 def compare(ws: Workspace, a: Path, b: Path, name: str, bands: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +91,8 @@ def compare(ws: Workspace, a: Path, b: Path, name: str, bands: dict[str, Any]) -
         regression=False,
         general=False,
     )
-    return benchmark(ws, req).doc
+    say(f"A/A: benchmark {name}")
+    return benchmark(ws, req, PROGRESS).doc
 
 
 def deltas(docs: list[dict[str, Any]]) -> dict[str, list[float]]:
@@ -128,7 +138,7 @@ def main() -> int:
     check = [int(s) for s in args.check.split(",")]
     started = time.monotonic()
     ws = workspace(args.work.absolute())
-    generate(ws, GenerateRequest())
+    generate(ws, GenerateRequest(), PROGRESS)
     models = {s: train(ws, args.base_model, s) for s in [*seeds, *check]}
     calib = [
         compare(ws, models[a], models[b], f"{a}-{b}", {})

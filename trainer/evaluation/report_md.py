@@ -67,6 +67,13 @@ HEAD = [
 ]
 
 
+PLACEBO_HEAD = [
+    "| leaf | items | Δ NLL of the placebo twin → of the true answer | difference [95% CI] "
+    "| noise band | p (Holm) | verdict |",
+    "|---|---|---|---|---|---|---|",
+]
+
+
 def _leaf_rows(leaves: list[dict[str, Any]], key: str = "primary") -> list[str]:
     rows = [g for g in leaves if g.get(key)]
     rows.sort(key=lambda g: (ORDER[g[key]["verdict"]], g["path"]))
@@ -120,14 +127,20 @@ def _sections(doc: dict[str, Any]) -> list[str]:
         lines.append(_decision_row("**all of them**", _origins(suite["items"]), suite["primary"]))
     placebo = [g for g in branch if g.get("placebo")]
     if placebo:
+        rows = _leaf_rows(placebo, "placebo")
+        if suite and suite.get("placebo"):
+            rows.append(
+                _decision_row("**all of them**", _origins(suite["items"]), suite["placebo"])
+            )
         lines += [
             "",
             "Knowledge beyond form: the true answer's NLL change minus its placebo twin's "
             "(the same answer with its fact swapped for one in no document); below zero, the "
             "facts were learnt, not only how answers look.",
             "",
-            *HEAD,
-            *_leaf_rows(placebo, "placebo"),
+            PLACEBO_HEAD[0],
+            PLACEBO_HEAD[1],
+            *rows,
         ]
     regression = [g for g in leaves if g["suite"] == "regression"]
     if regression:

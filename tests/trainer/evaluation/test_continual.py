@@ -1,0 +1,51 @@
+"""Continual-learning metrics on hand-built accuracy matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer.evaluation.continual import Score, Scores, intervals, matrix, summary
+
+
+def rows_from(gains: list[list[float]], per_leaf: int = 4) -> tuple[list[Scores], list[str]]:
+    """Scores whose per-leaf mean gain over the base is gains[i][j] (every item the same)."""
+    leaves = [f"leaf/{j}" for j in range(len(gains[0]))]
+    rows = [
+        {
+            f"{leaf}#{k}": Score(leaf, 5.0 - gain, 5.0)
+            for leaf, gain in zip(leaves, row, strict=True)
+            for k in range(per_leaf)
+        }
+        for row in gains
+    ]
+    return rows, leaves
+
+
+def test_matrix_and_summary_by_hand() -> None:
+    # three merges, three leaves: leaf 0 learnt 0.5 then forgets to 0.1; leaf 1 gains 0.4
+    # and keeps 0.3; leaf 2 gains 0.6 at the last merge
+    gains = [[0.5, 0.0, 0.0], [0.3, 0.4, 0.1], [0.1, 0.3, 0.6]]
+    rows, leaves = rows_from(gains)
+    a = matrix(rows, leaves)
+    assert a == pytest.approx(np.array(gains))
+    found = summary(a)
+    assert found["ACC"] == pytest.approx((0.1 + 0.3 + 0.6) / 3)
+    assert found["BWT"] == pytest.approx(((0.1 - 0.5) + (0.3 - 0.4)) / 2)
+    assert found["forgetting"] == pytest.approx(((0.5 - 0.1) + (0.4 - 0.3)) / 2)
+    assert found["plasticity"] == pytest.approx((0.5 + 0.4 + 0.6) / 3)
+    assert summary(a[-1:]) == {"ACC": pytest.approx(found["ACC"])}  # one row: the joint run
+
+
+def test_intervals_cover_the_estimate_and_shrink_without_item_noise() -> None:
+    rows, leaves = rows_from([[0.5, 0.0], [0.2, 0.4]])
+    flat = intervals(rows, leaves)
+    assert flat["BWT"] == pytest.approx([-0.3, -0.3])  # every item alike: no spread
+    rng = np.random.default_rng(1)
+    noisy = [
+        {k: Score(v.leaf, v.model + rng.normal(0, 0.2), v.base) for k, v in row.items()}
+        for row in rows
+    ]
+    lo, hi = intervals(noisy, leaves)["BWT"]
+    estimate = summary(matrix(noisy, leaves))["BWT"]
+    assert lo < estimate < hi and hi - lo > 0.01

@@ -1,0 +1,74 @@
+"""Continual-learning metrics from an accuracy matrix (Lopez-Paz & Ranzato 2017, GEM;
+Chaudhry et al. 2018), on the benchmark's primary metric.
+
+`rows[i]` holds, for every held-out item, its leaf and the NLL per token of the model after
+merge i and of the base model. a[i][j] = mean over leaf j's items of (NLL_base - NLL_i): the
+gain over the base (higher is better). With T the last merge:
+
+- ACC = mean_j a[T][j]: the average gain after the last merge;
+- BWT = mean_{j<T} (a[T][j] - a[j][j]): below zero, earlier leaves lost what their own merge
+  gave them;
+- forgetting = mean_{j<T} (max_{j<=i<T} a[i][j] - a[T][j]);
+- plasticity = mean_j a[j][j]: what a merge gives its own leaf.
+
+Intervals resample each leaf's items with replacement, the same resample for every row, so
+the comparison between merges stays paired.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+class Score(NamedTuple):
+    leaf: str
+    model: float  # NLL per token of the model after the merge
+    base: float  # of the base model
+
+
+Scores = dict[str, Score]  # item id -> its scores
+
+
+def matrix(rows: list[Scores], leaves: list[str], pick: Any = None) -> Any:
+    """a[i][j]: the base's NLL minus the model's, leaf j's items after merge i (resampled)."""
+    a = np.full((len(rows), len(leaves)), np.nan)
+    for i, items in enumerate(rows):
+        for j, leaf in enumerate(leaves):
+            ids = sorted(k for k, v in items.items() if v.leaf == leaf)
+            if pick is not None:
+                ids = [ids[k] for k in pick[leaf]] if ids else []
+            if ids:
+                a[i, j] = np.mean([items[k].base - items[k].model for k in ids])
+    return a
+
+
+def summary(a: Any) -> dict[str, float]:
+    t = a.shape[0] - 1
+    if a.shape[0] == 1:  # joint: one row, after the last merge
+        return {"ACC": float(np.nanmean(a[0]))}
+    diag = np.array([a[j, j] for j in range(t + 1)])
+    earlier = range(t)
+    return {
+        "ACC": float(np.nanmean(a[t])),
+        "BWT": float(np.nanmean([a[t, j] - a[j, j] for j in earlier])),
+        "forgetting": float(np.nanmean([np.nanmax(a[j:t, j]) - a[t, j] for j in earlier])),
+        "plasticity": float(np.nanmean(diag)),
+    }
+
+
+def intervals(rows: list[Scores], leaves: list[str], seed: int = 0) -> dict[str, list[float]]:
+    """95% percentile intervals of the summary, resampling each leaf's items."""
+    rng = np.random.default_rng(seed)
+    sizes = {leaf: sum(1 for v in rows[0].values() if v.leaf == leaf) for leaf in leaves}
+    draws: dict[str, list[float]] = {}
+    for _ in range(2000):
+        pick = {
+            leaf: rng.integers(0, n, n) if n else np.array([], int) for leaf, n in sizes.items()
+        }
+        for key, value in summary(matrix(rows, leaves, pick)).items():
+            draws.setdefault(key, []).append(value)
+    return {
+        k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for k, v in draws.items()
+    }
