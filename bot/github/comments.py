@@ -69,13 +69,17 @@ def cap(text: str, limit: int, note: str = "(cut: too long)") -> str:
 
 def neutralize(markdown: str) -> str:
     """Markdown a workflow wrote with the bot's code from PR content (a benchmark report,
-    release notes): its layout is kept, but no HTML (so no marker), no image and no
-    mention survives, whatever a leaf name or generated text put there.
+    release notes): its layout is kept (bare <details>/<summary> included), but no other
+    HTML (so no marker), no image and no mention survives, whatever a leaf name or
+    generated text put there.
 
     A leading marker line (report.md starts with the one its comment will carry) is
     removed first."""
     markdown = re.sub(r"\A\s*<!-- taxonomy-bot:[a-z-]+ -->[ \t]*\n?", "", markdown)
-    markdown = re.sub(r"<(?=[A-Za-z!/?])", "&lt;", markdown).replace("![", "!\\[")
+    # The collapsible sections the bot's own reports use are kept: bare <details> and
+    # <summary> tags carry no link, image or script whatever surrounds them.
+    markdown = re.sub(r"<(?!/?(?:details|summary)>)(?=[A-Za-z!/?])", "&lt;", markdown)
+    markdown = markdown.replace("![", "!\\[")
     return re.sub(r"(?<![\w`])@(?=[A-Za-z0-9])", "@\u2060", markdown)
 
 

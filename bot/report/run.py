@@ -72,7 +72,7 @@ def deltas_table(report: dict[str, Any]) -> Table:
         ci = f" [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]" if d.get("ci") else ""
         band = d.get("noise_band")
         table.add_row(
-            group["path"] + (" (earlier)" if group["suite"] == "regression" else ""),
+            group["path"] + (" (earlier)" if group in earlier else ""),
             str(sum(group["items"].values())),
             f"{_fmt(d['reference'])} → {_fmt(d['candidate'])}",
             f"{_fmt(d['delta'], True)}{ci}",

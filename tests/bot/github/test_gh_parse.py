@@ -83,6 +83,10 @@ def test_neutralize_keeps_the_layout_but_defuses_html_images_and_mentions() -> N
     assert out.startswith("**ok** for @\u2060owner !\\[i](http://t) &lt;img")
     assert "<!--" not in neutralize("# Report\n<!-- taxonomy-bot:approval -->\n")
     assert neutralize("a < b, `x@y`\n") == "a < b, `x@y`\n"
+    folded = "<details><summary>more</summary>\n\n| a |\n\n</details>\n"
+    assert neutralize(folded) == folded  # the reports' collapsible sections stay
+    sneaky = '<details open><summary onclick="x">s</summary><details/x>'
+    assert "<details " not in neutralize(sneaky) and "<summary " not in neutralize(sneaky)
     with pytest.raises(ValueError):
         marker("everything")
 
