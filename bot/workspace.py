@@ -83,6 +83,16 @@ class Layout:
         return self.work / "report"
 
     @property
+    def history(self) -> Path:
+        """Every kept benchmark report, one folder per retrain: the site's accuracy matrix."""
+        return self.work / "history"
+
+    @property
+    def site(self) -> Path:
+        """The project site `bot site` (and `bot run`) writes unless told otherwise."""
+        return self.work / "site"
+
+    @property
     def state(self) -> Path:
         """The last retrain: its key, model and base (bot/stages/train.py)."""
         return self.work / "run" / "state.json"

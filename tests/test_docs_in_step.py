@@ -54,3 +54,19 @@ def test_bot_yaml_lists_every_knob_and_every_profile_loads() -> None:
             assert re.search(rf"^  # {knob.name}: ", text, re.M), f"{section.name}.{knob.name}"
     load_config(root)  # the repository's own settings are valid
     assert load_config(root, Path("runners/bot.gpu.yaml")).train.mixed_precision == "bf16"
+
+
+def test_no_merge_conflict_markers_in_tracked_text() -> None:
+    import pygit2
+
+    repo = pygit2.Repository(str(ROOT))
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.M)
+    suffixes = {".md", ".py", ".yml", ".yaml", ".toml", ".sh", ".txt", ".json"}
+    found = [
+        entry.path
+        for entry in repo.index
+        if Path(entry.path).suffix in suffixes
+        and (ROOT / entry.path).is_file()
+        and marker.search((ROOT / entry.path).read_text(errors="replace"))
+    ]
+    assert found == [], f"merge conflict markers left in {found}"

@@ -554,3 +554,17 @@ def test_systemd_job_cannot_read_the_credential_and_leaves_nothing(
     assert list((box / "jobs").iterdir()) == [] and list((box / "work").iterdir()) == []
     assert list(scrub.iterdir()) == []
     assert (box / "scratch").stat().st_uid == job_uid, "per-PR scratch is the job user's"
+
+
+def test_the_site_publishes_only_the_repositorys_own_push_and_dispatch_runs() -> None:
+    """A fork's pull request can rename a workflow `retrain` in its branch and upload an
+    artifact `site`; workflow_run would fire for it in the base repository's context."""
+    doc = load(WORKFLOWS / "site.yml")
+    assert set(triggers(doc)) == {"workflow_run"}
+    fetch = jobs(doc)["fetch"]
+    condition = re.sub(r"\s+", " ", str(fetch["if"]))
+    assert "github.event.workflow_run.head_repository.full_name == github.repository" in condition
+    allowed = re.search(r"fromJSON\('(\[.*?\])'\)", condition)
+    assert allowed and set(json.loads(allowed.group(1))) == {"push", "workflow_dispatch"}
+    assert "github.event.workflow_run.event" in condition
+    assert jobs(doc)["deploy"]["needs"] == "fetch"

@@ -59,10 +59,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-general", action="store_true", help="skip the general set")
     p.add_argument("--no-cache", action="store_true", help="score everything afresh")
     p.add_argument("--device", help="cpu | cuda | cuda:N (default: GPU if any)")
+    p.add_argument(
+        "--history",
+        metavar="LABEL",
+        help="also keep the report in <work>/history/ under LABEL (the merged commit): a "
+        "column of the project site's accuracy matrix (bot site); the leaves named are the "
+        "ones this retrain trained",
+    )
 
 
 def request(args: argparse.Namespace) -> BenchmarkRequest:
+    from bot.site.archive import HistoryNote
     from bot.stages.benchmark import BenchmarkRequest, parse_limits
+
+    history = None
+    if args.history is not None:
+        trained = tuple(_taxonomy_path(p) for p in args.paths)
+        history = HistoryNote(args.history, tuple(t for t in trained if t))
 
     return BenchmarkRequest(
         model=args.model,
@@ -83,7 +96,17 @@ def request(args: argparse.Namespace) -> BenchmarkRequest:
         general=not args.no_general,
         use_cache=not args.no_cache,
         device=args.device,
+        history=history,
     )
+
+
+def _taxonomy_path(path: Path) -> str:
+    """A leaf file or folder named on the command line as its taxonomy path ("" if none)."""
+    from bot.taxonomy.find import place
+
+    leaf = place(Path.cwd() / path)
+    parts = leaf.taxonomy_path[:-1] if path.name == "qna.yaml" else leaf.taxonomy_path
+    return "/".join(parts) if leaf.branch else ""
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,22 @@ from typing import Any, NamedTuple
 from bot.github.client import ApiError, BotError, Client
 
 KINDS = ("validation", "generation", "training", "benchmark", "release", "approval")
+# The project site's page each kind of comment links to (docs/site.md).
+PAGES = {
+    "validation": "taxonomy.html",
+    "generation": "taxonomy.html",
+    "training": "history.html",
+    "benchmark": "history.html",
+    "release": "releases/index.html",
+    "approval": "index.html",
+    "reply": "index.html",
+}
+SITE_LINK = {
+    "taxonomy.html": "every leaf, its validation and generated samples",
+    "history.html": "the accuracy matrix over merges, leaf by leaf",
+    "releases/index.html": "every release with its evaluation",
+    "index.html": "the current release and the last merges",
+}
 LIMIT = 65_000  # GitHub rejects comment bodies over 65,536 characters
 FIELD = 200  # characters of one quoted PR-supplied field
 REPLY = 6_000  # characters of a command reply (a comment can hold 10,000 command lines)
@@ -33,6 +49,22 @@ class Sticky(NamedTuple):
     id: int
     body: str
     created: bool  # False: an existing comment was edited (or left as it was)
+
+
+def site_url(configured: str | None, repository: str) -> str:
+    """The project site: bot.yaml's github.site_url, else GitHub Pages' default address."""
+    if configured:
+        return configured if configured.endswith("/") else configured + "/"
+    owner, _, name = repository.partition("/")
+    if name.lower() == f"{owner.lower()}.github.io":
+        return f"https://{owner.lower()}.github.io/"
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
+def site_link(site: str, kind: str) -> str:
+    """The footer line that links a comment to the site's page for its kind."""
+    page = PAGES.get(kind, "index.html")
+    return f"Project site: [{SITE_LINK[page]}]({site}{page})"
 
 
 def marker(kind: str) -> str:
@@ -94,15 +126,18 @@ def find(client: Client, number: int, kind: str, login: str) -> list[dict[str, A
     return sorted((c for c in comments if _mine(client, c, login, kind)), key=lambda c: c["id"])
 
 
-def upsert(client: Client, number: int, kind: str, body: str, login: str) -> Sticky:
-    """Create or edit the PR's comment of this kind; extra copies (a race) are removed.
+def upsert(client: Client, number: int, kind: str, body: str, login: str, site: str) -> Sticky:
+    """Create or edit the PR's comment of this kind, ending with a link to the project site
+    (`site`, comments.site_url); extra copies (a race) are removed.
 
     A POST that fails with a 5xx may still have created the comment, so a failed
     create is followed by a fresh look before trying again: never a duplicate.
     """
-    text = f"{marker(kind)}\n{body.strip()}\n"
-    if len(text) > LIMIT:
-        text = text[: LIMIT - 80] + "\n\n*(truncated: the full report is in the run's logs)*\n"
+    footer = f"\n\n{site_link(site, kind)}\n"
+    text = f"{marker(kind)}\n{body.strip()}"
+    if len(text) + len(footer) > LIMIT:
+        text = text[: LIMIT - 200] + "\n\n*(truncated: the full report is in the run's logs)*"
+    text += footer
     for attempt in range(3):
         existing = find(client, number, kind, login)
         for extra in existing[1:]:
@@ -126,9 +161,11 @@ def read(client: Client, number: int, kind: str, login: str) -> str | None:
     return str(found[0]["body"]) if found else None
 
 
-def reply(client: Client, number: int, body: str) -> int:
-    """A plain (non-sticky) comment: the answer to a command, capped at REPLY characters."""
-    body = cap(body, REPLY)
+def reply(client: Client, number: int, body: str, site: str) -> int:
+    """A plain (non-sticky) comment: the answer to a command, capped at REPLY characters,
+    ending with a link to the project site."""
+    footer = f"\n\n{site_link(site, 'reply')}"
+    body = cap(body, REPLY - len(footer)) + footer
     return int(client.post(client.repo("issues", number, "comments"), {"body": body})["id"])
 
 

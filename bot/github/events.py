@@ -109,7 +109,7 @@ def labeled(
         inputs = {"pr": str(pr.number), "sha": pr.head_sha, "requested_by": sender}
         started = start(client, cfg, "generate", client.default_branch(), inputs, pr.number)
         text = f"@{sender} approved `{pr.head_sha}` with the `{label}` label; {started.describe()}."
-    comments.reply(client, pr.number, text)
+    comments.reply(client, pr.number, text, comments.site_url(cfg.site_url, client.env.repository))
     say(text)
     return 0
 
@@ -204,8 +204,9 @@ def workflow_run(client: Client, payload: Payload, say: Say) -> int:
     detail = f"Run #{run_no} of {posixpath.basename(str(run['path']))} ended with {conclusion}."
     body = failure_markdown(kind.capitalize(), url, detail, artifact="bot-logs")
     login = client.login(cfg.bot_login)
+    site = comments.site_url(cfg.site_url, client.env.repository)
     for number in numbers:
-        comments.upsert(client, int(number), kind, body, login)
+        comments.upsert(client, int(number), kind, body, login, site)
     say(f"{kind} failed ({conclusion}); noted on {', '.join(f'#{n}' for n in numbers) or 'no PR'}")
     return 0
 

@@ -48,7 +48,7 @@ def validation(client: Client, number: int, sha: str, report: str, where: str, n
     published = checks.publish(
         client, sha, name, v.conclusion, v.title, body, v.annotations, client.env.run_url
     )
-    sticky = comments.upsert(client, number, "validation", body, _login(client))
+    sticky = comments.upsert(client, number, "validation", body, *_who(client))
     if published.kind == "check_run":
         how = (
             f"check run {published.id} with {len(v.annotations)} annotation(s) "
@@ -78,9 +78,11 @@ def markdown(client: Client, number: int, kind: str, text: str) -> Posted:
 
 def sticky(client: Client, number: int, kind: str, body: str) -> Posted:
     trust.pull_request(client, number)  # a clear error for a PR that does not exist
-    made = comments.upsert(client, number, kind, body, _login(client))
+    made = comments.upsert(client, number, kind, body, *_who(client))
     return Posted(kind, made.id, made.created)
 
 
-def _login(client: Client) -> str:
-    return client.login(default_config(client).bot_login)
+def _who(client: Client) -> tuple[str, str]:
+    """The bot's login and the project site's address, from one read of bot.yaml."""
+    cfg = default_config(client)
+    return client.login(cfg.bot_login), comments.site_url(cfg.site_url, client.env.repository)

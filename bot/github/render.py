@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from bot.github.checks import Annotation, Conclusion
 from bot.github.client import BotError
 from bot.github.comments import inert, neutralize
+from trainer.data.rowschema import generated_turns
 
 SHOWN = 100  # problems listed in a comment; all of them become annotations
 MESSAGE = 300  # characters of a problem's message shown in the comment
@@ -204,27 +205,11 @@ def samples(data: Path, leaves: list[str]) -> list[tuple[str, str, str]]:
             continue
         with path.open(encoding="utf-8", errors="replace") as rows:
             for line in rows:
-                row = _row(line)
+                row = generated_turns(line)
                 if row is not None:
                     found.append((leaf, *row))
                     break
     return found
-
-
-def _row(line: str) -> tuple[str, str] | None:
-    try:
-        row = json.loads(line)
-    except ValueError:
-        return None
-    meta = row.get("metadata") if isinstance(row, dict) else None
-    if not isinstance(meta, dict) or meta.get("source") != "generated":
-        return None
-    turns = {
-        str(m.get("role")): str(m.get("content", ""))
-        for m in row.get("messages") or []
-        if isinstance(m, dict)
-    }
-    return turns.get("user", ""), turns.get("assistant", "")
 
 
 def failure_markdown(what: str, run_url: str, detail: str = "", artifact: str = "") -> str:

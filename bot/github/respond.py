@@ -59,7 +59,9 @@ def run_commands(client: Client, number: int, comment: Comment) -> list[Outcome]
                      f"at most {MAX_COMMANDS} per comment")  # fmt: skip
     if any(isinstance(i, Unknown) or i.name == "help" for i in items):
         lines += ["", help_table(cfg.bot_name)]
-    comments.reply(client, number, "\n".join(lines))
+    comments.reply(
+        client, number, "\n".join(lines), comments.site_url(cfg.site_url, client.env.repository)
+    )
     unknown = any(isinstance(i, Unknown) for i in items)
     comments.react(client, comment.id, "+1" if all(o.ok for o in outcomes) and not unknown
                    else "confused")  # fmt: skip

@@ -183,14 +183,16 @@ def approve(client: Client, cfg: GithubConfig, pr: PullRequest, by: str) -> None
             f"@{by} approved commit `{pr.head_sha}`. A new push revokes this approval.",
         ]
     )
-    comments.upsert(client, pr.number, "approval", body, client.login(cfg.bot_login))
+    comments.upsert(client, pr.number, "approval", body, client.login(cfg.bot_login),
+                    comments.site_url(cfg.site_url, client.env.repository))  # fmt: skip
     set_label(client, pr.number, cfg.awaiting_label, present=False)
 
 
 def mark_awaiting(client: Client, cfg: GithubConfig, pr: PullRequest, reason: str) -> None:
     previous = approval(client, cfg, pr.number)
     body = awaiting_body(cfg, pr, reason, previous)
-    comments.upsert(client, pr.number, "approval", body, client.login(cfg.bot_login))
+    comments.upsert(client, pr.number, "approval", body, client.login(cfg.bot_login),
+                    comments.site_url(cfg.site_url, client.env.repository))  # fmt: skip
     set_label(client, pr.number, cfg.awaiting_label, present=True)
 
 

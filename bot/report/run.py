@@ -95,3 +95,5 @@ def render(result: Any, console: Console | None = None) -> None:
         for name in ("report.md", "report.json", "deltas.png"):
             if (folder / name).exists():
                 console.print(f"{name}: {folder / name}")
+    if getattr(result, "site", None) is not None:
+        console.print(f"site: {result.site}")

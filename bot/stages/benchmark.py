@@ -18,6 +18,7 @@ from bot.stages.select import select
 from bot.workspace import Workspace
 
 if TYPE_CHECKING:
+    from bot.site.archive import HistoryNote
     from trainer.evaluation.benchmark import BenchConfig
 
 LIMITED = ("nll",)  # only the primary metric can fail a run
@@ -44,12 +45,14 @@ class BenchmarkRequest:
     general: bool = True  # the general set
     use_cache: bool = True
     device: str | None = None  # cpu | cuda | cuda:N (default: GPU if any)
+    history: HistoryNote | None = None  # keep the report in <work>/history/ (the site's matrix)
 
 
 @dataclass(frozen=True)
 class BenchmarkResult:
     doc: dict[str, Any]  # report.json's document
     out: Path  # the folder holding report.json, report.md, deltas.png
+    kept: Path | None = None  # the history entry written (None: not kept, or a repeat)
 
     @property
     def exit_code(self) -> int:
@@ -198,4 +201,10 @@ def benchmark(
     if not result.plan.items:
         raise UsageError("no items to benchmark (see the skipped leaves: bot validate)")
     out = (req.out or ws.layout.benchmark).absolute()
-    return BenchmarkResult(write_reports(result, out), out)
+    doc = write_reports(result, out)
+    kept = None
+    if req.history is not None:
+        from bot.site.archive import keep
+
+        kept = keep(ws.layout.history, doc, req.history)
+    return BenchmarkResult(doc, out, kept)

@@ -1,5 +1,5 @@
 """`bot run`, the main job: validate -> generate -> train (mix + replay, phases) ->
-benchmark, each stage skipped when its inputs have not changed.
+benchmark -> site, each stage skipped when its inputs have not changed.
 
 It calls the stages exactly as the single commands do (bot/stages/), so `bot run` is `bot
 validate`, `bot generate`, `bot train` and `bot benchmark` in sequence, plus the bookkeeping
@@ -10,7 +10,9 @@ that makes a second run cheap:
   (bot/stages/train.py): a key seen last time reuses its run, a new key trains what the
   replay buffer has not absorbed (the changed leaves) plus replay, continuing from the last
   trained model;
-- benchmark scores are cached per (model, item), so unchanged models are not re-scored.
+- benchmark scores are cached per (model, item), so unchanged models are not re-scored;
+  the report is kept in `<work>/history/` once per model (bot/site/archive.py);
+- the site (bot/stages/site.py) reuses the validate stage's report: pages only.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class RunResult:
     report_dir: Path | None = None
     model: str = ""
     previous: str | None = None  # the model this run's retrain continued from (None: base)
+    trained: tuple[str, ...] = ()  # the leaves this run's retrain trained as new
+    site: Path | None = None  # the project site's overview page
     exit_code: int = 0
 
 
@@ -143,6 +147,7 @@ def _train(
     done = retrain(ws, RetrainRequest(base_model=req.base_model), progress)
     result.model = str(done.model)
     result.previous = done.start if done.start != req.base_model else None
+    result.trained = tuple(done.new_leaves)
     if done.skipped:
         stage.status = "skipped"
         stage.detail = f"data and settings unchanged since run {done.key}"
@@ -157,6 +162,7 @@ def _train(
 def _benchmark(
     ws: Workspace, req: RunRequest, stage: Stage, result: RunResult, progress: Progress
 ) -> None:
+    from bot.site.archive import HistoryNote
     from bot.stages.benchmark import BenchmarkRequest, benchmark
 
     bench = BenchmarkRequest(
@@ -166,6 +172,7 @@ def _benchmark(
         out=ws.layout.report,
         changed=req.changed,
         base_ref=req.base_ref,
+        history=HistoryNote("bot run", result.trained),
     )
     done = benchmark(ws, bench, progress)
     result.report, result.report_dir = done.doc, done.out
@@ -174,6 +181,19 @@ def _benchmark(
     if scored == 0:
         stage.status = "skipped"
         stage.detail += " (every score was cached: models and items unchanged)"
+
+
+def _site(ws: Workspace, req: RunRequest, stage: Stage, result: RunResult) -> None:
+    from bot.stages.site import SiteRequest, site
+
+    # The validate stage's report covers the whole taxonomy unless --changed narrowed it.
+    report = None if req.changed else result.validation
+    done = site(ws, SiteRequest(out=ws.layout.site, validation=report))
+    result.site = done.overview
+    page, size = done.largest
+    stage.detail = f"{done.pages} pages, largest {page} ({size / 1024:.0f} KiB)"
+    if done.problems:
+        stage.detail += f"; {len(done.problems)} unreadable inputs shown as such"
 
 
 def run(ws: Workspace, req: RunRequest, progress: Progress | None = None) -> RunResult:
@@ -186,6 +206,7 @@ def run(ws: Workspace, req: RunRequest, progress: Progress | None = None) -> Run
         _timed(result, "generate", lambda s: _generate(ws, req, s, progress))
         _timed(result, "train", lambda s: _train(ws, req, s, result, progress))
         _timed(result, "benchmark", lambda s: _benchmark(ws, req, s, result, progress))
+        _timed(result, "site", lambda s: _site(ws, req, s, result))
     except StageFailed as exc:
         result.exit_code = exc.code
         result.stages[-1].detail = str(exc)

@@ -265,6 +265,8 @@ def _compose(text: str, out: Loaded) -> None:
         loader.dispose()
     if documents == 0:
         raise _Abort(error("yaml-empty", "file holds no YAML document"))
+    if root is None:  # "---" alone, "~" or "null": a document with nothing in it
+        raise _Abort(error("yaml-empty", "the YAML document is empty (null)"))
     out.data = root
 
 

@@ -13,6 +13,7 @@ always of one JSON type: a field that does not apply holds its type's empty valu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 Row = dict[str, Any]
@@ -56,3 +57,21 @@ def stable_row(row: Row) -> Row:
     out["chunk"] = {**CHUNK, **(meta.get("chunk") or {})}
     messages = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
     return {"messages": messages, "metadata": out}
+
+
+def generated_turns(line: str) -> tuple[str, str] | None:
+    """(user, assistant) of one JSONL row the teacher generated; None for seed rows and for
+    lines that are not such a row (what a comment or a page shows as samples)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    meta = row.get("metadata") if isinstance(row, dict) else None
+    if not isinstance(meta, dict) or meta.get("source") != "generated":
+        return None
+    turns = {
+        str(m.get("role")): str(m.get("content", ""))
+        for m in row.get("messages") or []
+        if isinstance(m, dict)
+    }
+    return turns.get("user", ""), turns.get("assistant", "")

@@ -86,7 +86,6 @@ class StopWatcher:
         return any(s in tail for s in self.stops)
 
 
-@torch.inference_mode()
 @functools.cache
 def _cache_keyword(forward: Callable[..., Any]) -> str:
     params = inspect.signature(forward).parameters
@@ -100,6 +99,7 @@ def cache_arg(model: Any, cache: Any) -> dict[str, Any]:
     return {_cache_keyword(type(model).forward): cache}
 
 
+@torch.inference_mode()
 def generate_batch(
     model: Any,
     prompts: Sequence[Sequence[int]],

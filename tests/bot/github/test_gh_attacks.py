@@ -19,6 +19,7 @@ from tests.bot.github.test_gh_commands import command, dispatched
 from tests.conftest import run_bot, skill_doc
 
 OURS = f"https://github.com/{REPO}/actions/runs/"
+SITE = "https://owner.github.io/taxonomy/"  # the project site every comment links to
 EVIL = "@owner @org/team ![t](https://evil.example/t.png) [x](https://evil.example) <img src=x>"
 
 
@@ -27,7 +28,8 @@ def live(markdown: str) -> list[str]:
     outside code spans (rendered with a real CommonMark + tables parser)."""
     html = MarkdownIt("commonmark").enable("table").render(markdown)
     outside = re.sub(r"<code>.*?</code>", "", html, flags=re.S)
-    outside = outside.replace(f'<a href="{OURS}', "").replace(OURS, "")  # the bot's own links
+    for own in (OURS, SITE):  # the bot's own links: its runs and the project site
+        outside = outside.replace(f'<a href="{own}', "").replace(own, "")
     found = re.findall(r"<(?:img|a)\b[^>]*>", outside)
     found += re.findall(r"@[A-Za-z0-9]", outside)  # GitHub links these in text
     found += re.findall(r"https?://", outside)  # and autolinks bare URLs

@@ -162,10 +162,14 @@ def test_retrain_without_data_fails_with_what_to_do(ws: Workspace, tiny: Path) -
 def test_run_then_release(ws: Workspace, tiny: Path) -> None:
     first = run(ws, RunRequest(base_model=f"hf:{tiny}"))
     assert first.exit_code == 0, [s.detail for s in first.stages]
-    assert [s.name for s in first.stages] == ["validate", "generate", "train", "benchmark"]
+    names = [s.name for s in first.stages]
+    assert names == ["validate", "generate", "train", "benchmark", "site"]
     assert first.report is not None and (ws.layout.report / "report.md").is_file()
+    assert first.site == ws.layout.site / "index.html" and first.site.is_file()
     second = run(ws, RunRequest(base_model=f"hf:{tiny}"))
-    assert [s.status for s in second.stages[1:]] == ["skipped", "skipped", "skipped"]
+    assert [s.status for s in second.stages[1:4]] == ["skipped", "skipped", "skipped"]
+    kept = sorted(p.name for p in ws.layout.history.iterdir())
+    assert kept == ["000001"], "the unchanged model's report is kept once"
 
     watch = Watch()
     released = release(ws, ReleaseRequest(), watch)

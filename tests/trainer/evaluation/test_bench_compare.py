@@ -72,6 +72,29 @@ def test_a_change_inside_the_noise_band_is_no_change() -> None:
     assert result.groups[0].verdict == "no significant change"
 
 
+def test_a_change_counts_only_when_its_whole_interval_clears_the_band() -> None:
+    found = items(12)
+    spread = [0.05, 0.35] * 6  # mean +0.2, every item worse: significant, interval ~[+0.1, +0.3]
+    base = scores(found, 0.0)
+    worse = {
+        i.id: ItemScores((base[i.id].answer_logprob or 0.0) - d, 1)
+        for i, d in zip(found, spread, strict=True)
+    }
+    collected = collect(found, base, worse)
+    groups = [Group("regression", "general-v1", "general")]
+    [suite] = compare(groups, collected, StatSettings()).suites
+    assert suite.primary is not None and suite.verdict == "regressed"
+    assert suite.primary.test.ci is not None
+    low, high = suite.primary.test.ci
+    assert 0.0 < low < 0.15 < suite.primary.test.delta < high
+    reaches = StatSettings(noise={"suite:nll": (-0.15, 0.15)})  # past the band, not all of it
+    [held] = compare(groups, collected, reaches).suites
+    assert held.verdict == "no significant change"
+    assert held.primary is not None and "reaches into the noise band" in held.primary.reason
+    clears = StatSettings(noise={"suite:nll": (-low / 2, low / 2)})
+    assert compare(groups, collected, clears).suites[0].verdict == "regressed"
+
+
 def test_too_few_items_say_so_and_descriptive_metrics_never_decide() -> None:
     few = items(3, "branch", "leaf/a")
     collected = collect(few, scores(few, 0.0), scores(few, 1.0))

@@ -172,3 +172,19 @@ def test_load_errors(tmp_path: Path) -> None:
         load_model(f"hf:{plain}", device="cpu")
     with pytest.raises(ModelError, match="unknown dtype"):
         load_model(f"hf:{plain}", device="cpu", dtype="float8")
+
+
+def test_generation_and_scoring_build_no_autograd_graph(tiny: ChatModel) -> None:
+    """Every forward pass runs under inference mode: a decoding step that recorded a graph
+    kept each step's activations alive (the embedded model's generation grew past 20 GB)."""
+    assert isinstance(tiny, HFChatModel)
+    seen: list[bool] = []
+    hook = tiny.model.register_forward_hook(
+        lambda _m, _args, _out: seen.append(torch.is_inference_mode_enabled())
+    )
+    try:
+        tiny.generate(CONVERSATIONS[:2], GREEDY)
+        tiny.loglikelihood([(CONVERSATIONS[0], "a reply")])
+    finally:
+        hook.remove()
+    assert len(seen) >= 3 and all(seen)
