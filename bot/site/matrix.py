@@ -45,6 +45,7 @@ class Matrix:
     merges: list[Merge]
     cells: list[list[Cell]] = field(default_factory=list)  # [leaf][merge]
     summary: dict[str, float] = field(default_factory=dict)
+    general: frozenset[str] = frozenset()  # rows that are the general set, not leaves
 
     def row(self, leaf: str) -> list[Cell]:
         return self.cells[self.leaves.index(leaf)]
@@ -91,7 +92,7 @@ def build(merges: list[Merge], leaves: list[str]) -> Matrix:
     known = list(dict.fromkeys(leaves))
     extra = sorted({p for gs in groups for p, g in gs.items() if g.kind != GENERAL} - set(known))
     general = sorted({p for gs in groups for p, g in gs.items() if g.kind == GENERAL})
-    matrix = Matrix(known + extra + general, merges)
+    matrix = Matrix(known + extra + general, merges, general=frozenset(general))
     trained = [_trained(m) for m in merges]
     for leaf in matrix.leaves:
         matrix.cells.append(_row(leaf, merges, groups, trained))

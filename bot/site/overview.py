@@ -152,10 +152,14 @@ def _merges(ctx: Context) -> str:
         own = [c for c in column if c.own]
         names = [leaf.rsplit("/", 1)[-1] for leaf, c in zip(m.leaves, column, strict=True) if c.own]
         named = f"<strong>{esc(', '.join(names))}</strong>: " if 0 < len(names) <= 3 else ""
-        others = [c for c in column if not c.own and c.gain is not None]
+        rest = [(leaf, c) for leaf, c in zip(m.leaves, column, strict=True) if not c.own]
+        others = [c for leaf, c in rest if c.gain is not None and leaf not in m.general]
+        general = [c for leaf, c in rest if c.gain is not None and leaf in m.general]
+        effects = [_effect(others, "other")] if others or not general else []
+        effects += [f"general set: {_effect(general, 'general')}"] if general else []
         rows.append(
             f'<tr><th scope="row">{label(merge.label)}</th><td>{when(merge.created)}</td>'
-            f"<td>{named}{_effect(own, 'trained')}</td><td>{_effect(others, 'other')}</td></tr>"
+            f"<td>{named}{_effect(own, 'trained')}</td><td>{'; '.join(effects)}</td></tr>"
         )
     return (
         '<h2>Last merges</h2><div class="scroll"><table><thead><tr><th scope="col">merge</th>'
@@ -170,7 +174,7 @@ def _effect(cells: list[Cell], what: str) -> str:
         return '<span class="muted">none known</span>' if what == "trained" else DASH
     deltas = [c.delta for c in cells if c.delta is not None]
     gains = [c.gain for c in cells if c.gain is not None]
-    parts = [plural(len(cells), "leaf").replace("leafs", "leaves")]
+    parts = [] if what == "general" else [plural(len(cells), "leaf").replace("leafs", "leaves")]
     if deltas:
         parts.append(f"mean Δ NLL {fmt(sum(deltas) / len(deltas), True)} vs previous")
     elif gains:

@@ -70,3 +70,15 @@ def test_without_a_previous_model_a_drop_beyond_the_band_is_forgetting() -> None
 def test_no_merges_no_summary() -> None:
     m = build([], ["skills/a"])
     assert m.cells == [[]] and m.summary == {}
+
+
+def test_the_general_set_is_a_row_but_not_a_leaf() -> None:
+    from bot.site.overview import _effect
+
+    a = "skills/a"
+    m = build([merge(1, {a: 0.30, "general-v1": 0.5}, {}, {a})], [a])
+    assert m.leaves == [a, "general-v1"] and m.general == {"general-v1"}
+    [general] = m.row("general-v1")
+    assert not general.own and general.gain == pytest.approx(0.5, abs=1e-3)
+    assert _effect([general], "general").startswith("mean")  # not counted as "1 leaf"
+    assert _effect([general], "other").startswith("1 leaf")
