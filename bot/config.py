@@ -48,6 +48,7 @@ class EvaluateConfig:
     facts: int = 24  # closed-book document facts per knowledge leaf
     teacher_items: int = 8  # items the teacher writes per skill leaf from its held-out seeds
     memorization: int = 8  # document sentences per knowledge leaf (memorization, descriptive)
+    answers: bool = True  # greedy answers for the descriptive ROUGE-L and exact match
     alpha: float = 0.05  # significance level, Holm-corrected across the leaves of a suite
     max_regression: float = 0.05  # a suite's NLL may worsen by this much before a run fails
 

@@ -102,8 +102,8 @@ def _evaluation(title: str, ev: Evaluation) -> str:
     return (
         f"<h2>{esc(title)}</h2><p>{esc(ev.candidate)} against {esc(ev.reference)} on "
         f"{ev.items:,} held-out items: <strong>{head}</strong>. The shaded band is the noise "
-        "of training itself (two trainings of the same data); a change inside it is no "
-        f'change.</p><div class="scroll">{chart}</div>{table}'
+        "of training itself (two trainings of the same data); a change whose interval "
+        f'reaches into it is no change.</p><div class="scroll">{chart}</div>{table}'
     )
 
 

@@ -107,6 +107,12 @@ def noise_bands(ws: Workspace) -> dict[str, tuple[float, float]]:
         raise UsageError(f"bot.yaml evaluate.noise_band: {exc}") from None
 
 
+def _answers(ws: Workspace, req: BenchmarkRequest) -> bool:
+    """Greedy answers cost about as much as all the log-likelihoods on a CPU; they feed only
+    descriptive metrics, so a profile may go without them (a judge still needs them)."""
+    return req.answers and (ws.config.evaluate.answers or req.judge is not None)
+
+
 def _config(ws: Workspace, req: BenchmarkRequest) -> BenchConfig:
     from trainer.evaluation.benchmark import BenchConfig
     from trainer.evaluation.compare import StatSettings
@@ -120,7 +126,7 @@ def _config(ws: Workspace, req: BenchmarkRequest) -> BenchConfig:
         base=req.base_model,
         candidate=req.model,
         previous=req.previous_model,
-        score=ScoreSettings(req.max_new_tokens, req.short_new_tokens, req.answers),
+        score=ScoreSettings(req.max_new_tokens, req.short_new_tokens, _answers(ws, req)),
         stats=StatSettings(req.seed, req.resamples, ev.alpha, limits, noise_bands(ws)),
         facts=ev.facts,
         doc_mc_per_leaf=ev.memorization,

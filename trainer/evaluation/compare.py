@@ -4,8 +4,8 @@ One primary metric, declared here before anything is scored: the reference answe
 negative log-likelihood per token (`nll`), paired per item. A leaf's verdict comes from it
 alone: a paired test (trainer/evaluation/significance.py: exact sign flips up to 20 items,
 a bootstrap clustered by source above), Holm-corrected across the leaves of a suite, and a
-change inside the noise band measured between two trainings of the same data
-(trainer/evaluation/noise.py) is no change. Multiple choice, ROUGE-L, exact match and a
+change whose interval reaches into the noise band measured between two trainings of the
+same data (trainer/evaluation/noise.py) is no change. Multiple choice, ROUGE-L, exact match and a
 judge are descriptive: a mean difference and its interval, never a verdict.
 
 Knowledge items with a placebo twin add a difference in differences: how much more the true

@@ -114,7 +114,8 @@ def _explain(doc: dict[str, Any]) -> str:
         f"log-likelihood per token (↓ better), on held-out items that no training row "
         f"shares 8 words with; a paired test per leaf (exact sign flips up to 20 items, a "
         f"bootstrap by source above), Holm-corrected across leaves at alpha = {st['alpha']:g}; a "
-        f"change inside the noise band (two trainings of the same data) counts as none."
+        f"change counts only when its whole interval clears the noise band (two trainings of "
+        f"the same data)."
     )
 
 

@@ -4,6 +4,7 @@ no current directory. A tiny random Llama is teacher and student."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -129,8 +130,20 @@ def test_generate_train_benchmark_in_one_process(ws: Workspace, tiny: Path) -> N
     assert_no_item_is_a_training_task(ws, bench.doc)
     assert {g["path"] for g in bench.doc["leaves"] if g["suite"] == "branch"} == {SKILL, OTHER}
     assert bench.exit_code in (0, 3)
+    assert "rouge_l" in descriptive_metrics(bench.doc)
+    quiet = dataclasses.replace(ws.config.evaluate, answers=False)  # the laptop profile's
+    lean = dataclasses.replace(ws, config=dataclasses.replace(ws.config, evaluate=quiet))
+    req = BenchmarkRequest(model=f"hf:{trained.model}", base_model=f"hf:{tiny}")
+    without = benchmark(lean, dataclasses.replace(req, out=ws.layout.work / "lean")).doc
+    assert "rouge_l" not in descriptive_metrics(without)
+    assert "exact" not in descriptive_metrics(without)
+    assert [g["primary"] for g in without["leaves"]] == [g["primary"] for g in bench.doc["leaves"]]
     with pytest.raises(UsageError, match="unknown model backend"):
         benchmark(ws, BenchmarkRequest(model="nosuch:thing"))
+
+
+def descriptive_metrics(doc: dict[str, Any]) -> set[str]:
+    return {t["metric"] for g in doc["leaves"] for t in g["descriptive"]}
 
 
 def assert_no_item_is_a_training_task(ws: Workspace, doc: dict[str, Any]) -> None:
