@@ -171,38 +171,42 @@ def run_variant(
 
 
 def heatmap(results: dict[str, Any], leaves: list[str], path: Path) -> None:
+    """One panel per variant, rows = after merge i, columns = leaves in merge order; the
+    framed cell of each row is the leaf that merge brought (its plasticity)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
 
     shown = [v for v in results if results[v]["matrix"]]
     fig, axes = plt.subplots(
-        1, len(shown), figsize=(4.2 * len(shown) + 1, 0.45 * len(leaves) + 2.2), squeeze=False
-    )
+        1, len(shown), figsize=(3.6 * len(shown) + 2, 0.5 * len(leaves) + 3.4), squeeze=False,
+        layout="constrained", sharey=True,
+    )  # fmt: skip
     values = [x for v in shown for row in results[v]["matrix"] for x in row if x is not None]
     lim = max(abs(min(values)), abs(max(values))) if values else 1.0
-    for ax, name in zip(axes[0], shown, strict=True):
-        a = np.array([[np.nan if x is None else x for x in row] for row in results[name]["matrix"]])
+    names = [f"{j + 1}. {leaf.rsplit('/', 1)[-1][:22]}" for j, leaf in enumerate(leaves)]
+    for k, (ax, name) in enumerate(zip(axes[0], shown, strict=True)):
+        a = np.full((len(leaves), len(leaves)), np.nan)
+        rows = [[np.nan if x is None else x for x in row] for row in results[name]["matrix"]]
+        joint = len(rows) == 1
+        a[-len(rows) :] = rows  # the joint model exists only after the last merge
         im = ax.imshow(a, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
-        ax.set_title(name, fontsize=10)
-        ax.set_xticks(range(len(leaves)))
-        ax.set_xticklabels(
-            [leaf.rsplit("/", 1)[-1] for leaf in leaves], rotation=60, ha="right", fontsize=7
-        )
-        ax.set_yticks(range(a.shape[0]))
-        ax.set_yticklabels(
-            ["after all (joint)"]
-            if a.shape[0] == 1
-            else [f"after merge {i + 1}" for i in range(a.shape[0])],
-            fontsize=7,
-        )
+        ax.set_title(f"{name} (after all merges)" if joint else name, fontsize=10)
+        ax.set_xticks(range(len(leaves)), names, rotation=55, ha="right", fontsize=7)
+        ax.set_yticks(range(len(leaves)), [f"after merge {i + 1}" for i in range(len(leaves))])
+        ax.tick_params(axis="y", labelsize=7, labelleft=k == 0)
         for (i, j), x in np.ndenumerate(a):
             if not np.isnan(x):
                 ax.text(j, i, f"{x:+.2f}", ha="center", va="center", fontsize=6)
+            if i == j and not joint:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=1.2))
     fig.colorbar(im, ax=axes[0].tolist(), label="NLL gain over the base (nats/token)")
     fig.suptitle(
-        "Continual learning: gain on each leaf's held-out items after each merge", fontsize=10
+        "Continual learning: gain on each leaf's held-out items after each merge "
+        "(framed: the merge's own leaf)",
+        fontsize=10,
     )
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -215,7 +219,13 @@ def main() -> int:
     p.add_argument("--base-model", default="embedded")
     p.add_argument("--work", type=Path, default=ROOT / ".bot" / "continual")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "continual-laptop")
+    p.add_argument("--replot", action="store_true", help="redraw <out>.png from <out>.json")
     args = p.parse_args()
+    if args.replot:
+        doc = json.loads(args.out.with_suffix(".json").read_text())
+        heatmap(doc["variants"], doc["leaves"], args.out.with_suffix(".png"))
+        report(doc)
+        return 0
     variants = [v for v in args.variants.split(",") if v]
     if unknown := set(variants) - set(VARIANTS):
         p.error(f"unknown variant(s) {', '.join(sorted(unknown))}")
