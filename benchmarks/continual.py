@@ -165,7 +165,11 @@ def run_variant(
             req = dataclasses.replace(req, start=base, new_leaves=tuple(order), update_replay=False)
         trained = retrain(ws, req, PROGRESS)
         say(f"{name}: merge {i + 1}/{len(order)} ({leaf}): {trained.model}")
-        note = HistoryNote(f"merge {i + 1}: {leaf}", (leaf,)) if name == "replay" else None
+        note = (
+            HistoryNote(f"merge {i + 1}: {leaf.rsplit('/', 1)[-1]}", (leaf,))
+            if name == "replay"
+            else None
+        )
         rows.append(score(evaluator, trained.model, base, f"{name}-{i + 1}", note))
     return rows
 

@@ -135,9 +135,12 @@ def summary(m: Matrix) -> dict[str, float]:
     if last is None:
         return {}
     now, plastic, bwt, forgetting = [], [], [], []
-    for row in m.cells:
+    # Where the reports say which leaves each merge trained, a leaf no merge trained (or the
+    # general set) has no merge of its own: it counts in none of the four.
+    told = any(c.own for row in m.cells for c in row)
+    for leaf, row in zip(m.leaves, m.cells, strict=True):
         own = _own(row)
-        if own is None:
+        if own is None or leaf in m.general or (told and not any(c.own for c in row)):
             continue
         plastic.append(row[own].gain or 0.0)
         final = row[last].gain

@@ -82,3 +82,12 @@ def test_the_general_set_is_a_row_but_not_a_leaf() -> None:
     assert not general.own and general.gain == pytest.approx(0.5, abs=1e-3)
     assert _effect([general], "general").startswith("mean")  # not counted as "1 leaf"
     assert _effect([general], "other").startswith("1 leaf")
+
+
+def test_a_leaf_no_merge_trained_counts_in_no_summary_metric() -> None:
+    a, b = "skills/a", "skills/never"
+    m = build(
+        [merge(1, {a: 0.30, b: 0.9}, {}, {a}), merge(2, {a: 0.2, b: 0.9}, {a: 0.3}, set())], [a, b]
+    )
+    assert m.summary["plasticity"] == pytest.approx(0.30, abs=1e-3)
+    assert m.summary["ACC"] == pytest.approx(0.20, abs=1e-3)
