@@ -78,9 +78,7 @@ class GithubConfig:
     pr_runner_group: str = "taxonomy-pr-gpu"  # org runner group of the `gpu` runners (doctor)
     release_runner_group: str = "taxonomy-release"  # org runner group of `gpu-release`
     release_environment: str = "release"  # release.yml's environment: must need a reviewer
-    site_url: str | None = (
-        None  # the project site (site.yml); default https://OWNER.github.io/REPO/
-    )
+    site_url: str | None = None  # the project site (site.yml); default OWNER.github.io/REPO/
 
     def __post_init__(self) -> None:
         url = self.site_url
