@@ -149,3 +149,16 @@ def run_json(*args: str, cwd: Path) -> tuple[int, dict]:
     proc = run_bot(*args, "--format", "json", cwd=cwd)
     assert proc.stderr == "" or proc.returncode == 2, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
+
+
+def closed_to_others(*paths: Path) -> Path | None:
+    """The first folder on the way to PATHS that a user outside its owner and group cannot
+    enter (a clone inside `mktemp -d` is 0700): tests that run the bot as another user need
+    the checkout and the interpreter's packages reachable, else they say why they skip."""
+    import stat
+
+    for path in paths:
+        for folder in [*reversed(path.resolve().parents), path.resolve()]:
+            if not folder.stat().st_mode & stat.S_IXOTH:
+                return folder
+    return None

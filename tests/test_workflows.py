@@ -20,6 +20,7 @@ import yaml
 
 from bot.config import GithubConfig
 from tests.bot.github.conftest import REPO, World, world  # noqa: F401  (the emulator fixture)
+from tests.conftest import closed_to_others
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -482,6 +483,8 @@ echo $! > {out}/pid
 def runner_box() -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("the runner loop changes users: run as root (CI's tests are not)")
+    if closed := closed_to_others(ROOT, Path(sys.prefix)):
+        pytest.skip(f"the job user cannot enter {closed}: clone into a folder others can read")
     folder = Path(tempfile.mkdtemp(prefix="systemd-runner-"))
     folder.chmod(0o755)
     yield folder

@@ -24,7 +24,7 @@ from bot.doctor.state import embedded_model, generate_store, replay_buffer
 from bot.github.commands import Level
 from tests.bot.github.conftest import REPO, World, world  # noqa: F401  (the emulator fixture)
 from tests.bot.github.ghproxy import Fault
-from tests.conftest import run_bot
+from tests.conftest import closed_to_others, run_bot
 from tests.trainer.data.mixdata import export
 from trainer.data import replay
 from trainer.data.replay import Buffer, ReplayConfig
@@ -292,6 +292,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def box() -> Iterator[Path]:
     """A folder the job user can traverse (pytest's own tmp_path is root's alone)."""
+    closed = closed_to_others(ROOT, Path(sys.prefix)) if os.geteuid() == 0 else None
+    if closed:
+        pytest.skip(f"the job user cannot enter {closed}: clone into a folder others can read")
     folder = Path(tempfile.mkdtemp(prefix="doctor-runner-"))
     folder.chmod(0o755)
     yield folder
