@@ -46,6 +46,7 @@ class EvaluateConfig:
 
     noise_band: str | None = None  # A/A noise bands file (benchmarks/noise_floor.py), from root
     facts: int = 24  # closed-book document facts per knowledge leaf
+    validation_facts: int = 12  # the next ones: the checkpoint chooser's, never reported
     teacher_items: int = 8  # items the teacher writes per skill leaf from its held-out seeds
     memorization: int = 8  # document sentences per knowledge leaf (memorization, descriptive)
     answers: bool = True  # greedy answers for the descriptive ROUGE-L and exact match
@@ -53,8 +54,10 @@ class EvaluateConfig:
     max_regression: float = 0.05  # a suite's NLL may worsen by this much before a run fails
 
     def __post_init__(self) -> None:
-        if min(self.facts, self.memorization, self.teacher_items) < 0:
-            raise ValueError("evaluate.facts, memorization and teacher_items must be >= 0")
+        if min(self.facts, self.validation_facts, self.memorization, self.teacher_items) < 0:
+            raise ValueError(
+                "evaluate.facts, validation_facts, memorization and teacher_items must be >= 0"
+            )
         if not 0 < self.alpha < 1:
             raise ValueError("evaluate.alpha must be between 0 and 1")
 

@@ -117,12 +117,14 @@ def _emit(result: RetrainResult, fmt: str, ws: Workspace) -> None:
         return
     from rich.console import Console
 
-    from bot.report.training import summary_table
+    from bot.report.training import leaves_table, summary_table
 
     console = Console(highlight=False)
     if result.skipped:
         console.print(f"data and settings unchanged since run {result.key}: nothing to train")
     console.print(summary_table(result.summary["phases"]))
+    if result.exposure():
+        console.print(leaves_table(result.exposure()))
     console.print(f"model: {result.model}")
     console.print(f"summary: {result.out / 'train_summary.json'}")
     if result.replay_version:

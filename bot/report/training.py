@@ -23,3 +23,25 @@ def summary_table(phases: list[dict[str, Any]]) -> Table:
             f"{p['seconds']:.0f} s",
         )
     return table
+
+
+FEW_STEPS = 3  # fewer full-rate steps than this teach a leaf its format, not its content
+
+
+def leaves_table(exposure: list[tuple[str, str, dict[str, int]]]) -> Table:
+    """What each new leaf got (RetrainResult.exposure): its rows, the passes over them and
+    its steps at the full rate (past the warm-up); too few are flagged."""
+    table = Table(title="new leaves", title_justify="left")
+    for col in ("phase", "leaf", "rows", "passes", "steps", "at full rate"):
+        table.add_column(col, justify="left" if col in ("phase", "leaf") else "right")
+    for phase, leaf, got in exposure:
+        full = got["full_rate_steps"]
+        table.add_row(
+            phase,
+            leaf,
+            str(got["rows"]),
+            f"{got['seen'] / max(got['rows'], 1):.1f}",
+            str(got["steps"]),
+            f"{full}" if full >= FEW_STEPS else f"[yellow]{full} (too few)[/]",
+        )
+    return table

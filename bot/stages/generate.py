@@ -20,6 +20,10 @@ from bot.stages.select import select
 from bot.workspace import Workspace
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from trainer.evaluation.heldout import HeldOut
+    from trainer.evaluation.items import Item
     from trainer.sdg.generate import LeafInput, LeafJob
     from trainer.sdg.pipeline import PipelineConfig
     from trainer.sdg.store import Store
@@ -137,19 +141,38 @@ def _item_views(records: list[LeafInput]) -> list[LeafInput]:
 
 
 def heldout_ngrams(ws: Workspace) -> set[tuple[str, ...]]:
-    """The word 8-grams of every leaf's held-out evaluation items: no generated row may
-    teach them (built from the leaves alone, no model)."""
-    from bot.taxonomy.leaves import Leaves
-    from trainer.evaluation.heldout import held_out, items_ngrams
+    """The word 8-grams of every leaf's held-out evaluation items and validation facts: no
+    generated row may teach them (built from the leaves alone, no model)."""
+    from trainer.evaluation.heldout import items_ngrams
 
-    leaves = Leaves(ws.leaf_files(), ws.root, ws.layout.cache)
     grams: set[tuple[str, ...]] = set()
+    for found in _held_out(ws):
+        grams |= items_ngrams([*found.items, *found.validation])
+    return grams
+
+
+def validation_facts(ws: Workspace) -> list[Item]:
+    """Every knowledge leaf's validation facts (suite "branch"): the checkpoint chooser's
+    items, never in a report."""
+    return [item for found in _held_out(ws) for item in found.validation]
+
+
+def _held_out(ws: Workspace) -> Iterator[HeldOut]:
+    from bot.taxonomy.leaves import Leaves
+    from trainer.evaluation.heldout import held_out
+
+    evaluate = ws.config.evaluate
+    leaves = Leaves(ws.leaf_files(), ws.root, ws.layout.cache)
     for path in leaves.paths:
         leaf = leaves.read(path)
         if not isinstance(leaf, str):
-            found = held_out(leaf, "branch", lambda: iter(()), facts=ws.config.evaluate.facts)
-            grams |= items_ngrams(found.items)
-    return grams
+            yield held_out(
+                leaf,
+                "branch",
+                lambda: iter(()),
+                facts=evaluate.facts,
+                validation=evaluate.validation_facts,
+            )
 
 
 def _export(ws: Workspace, store: Store, items: Store, jobs: list[LeafJob]) -> None:

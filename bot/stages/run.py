@@ -157,6 +157,10 @@ def _train(
     stage.detail = ", ".join(f"{p['name']} {p['steps']} steps" for p in phases) or (
         "no new leaves to train"
     )
+    if got := [e for _, _, e in done.exposure()]:
+        passes = min(e["seen"] / max(e["rows"], 1) for e in got)
+        full = min(e["full_rate_steps"] for e in got)
+        stage.detail += f"; new leaves: rows seen >= {passes:.1f}x, >= {full} full-rate steps"
 
 
 def _benchmark(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,16 @@ class RetrainResult:
     @property
     def new_leaves(self) -> list[str]:
         return list(self.summary.get("new_leaves", []))
+
+    def exposure(self) -> list[tuple[str, str, dict[str, int]]]:
+        """(phase, leaf, what it got) of every new leaf in each phase that trained it: rows,
+        rows trained counting repeats, steps, steps past the warm-up (trainer/train/plan.py)."""
+        return [
+            (p["name"], leaf, p.get("leaves", {})[leaf])
+            for p in self.summary.get("phases", [])
+            for leaf in self.new_leaves
+            if leaf in p.get("leaves", {})
+        ]
 
 
 def _digest_data(data: Path) -> str:
@@ -182,14 +192,17 @@ def _record(ws: Workspace, result: RetrainResult, base_model: str) -> None:
 
 
 def chooser(ws: Workspace) -> Chooser:
-    """LAB's checkpoint choice by benchmark (trainer/evaluation/chooser.py), on the
-    validation split of the generated data (`<work>/validation/`), never on the items a
-    benchmark reports: the knowledge phase on the knowledge leaves' rows, the skills phase
-    on the skill leaves' rows plus the knowledge ones (so forgetting them loses)."""
+    """LAB's checkpoint choice by benchmark (trainer/evaluation/chooser.py), never on the
+    items a benchmark reports: the validation split of the generated data
+    (`<work>/validation/`) and the knowledge leaves' validation facts. The knowledge phase
+    is judged on the knowledge leaves' rows and facts; the skills phase on the skill
+    leaves' rows, with the knowledge ones as its regression suite (so forgetting loses)."""
+    from bot.stages.generate import validation_facts
     from trainer.evaluation.cache import ScoreCache
     from trainer.evaluation.chooser import PHASE_SUITES, make_chooser, validation_items
 
     rows = _validation_rows(ws)
+    facts = validation_facts(ws)
 
     def items_for(phase: str) -> list[Item]:
         if phase not in PHASE_SUITES:
@@ -197,8 +210,13 @@ def chooser(ws: Workspace) -> Chooser:
         knowledge = {k: v for k, v in rows.items() if k.startswith("knowledge/")}
         skills = {k: v for k, v in rows.items() if k not in knowledge}
         if phase == "knowledge":
-            return validation_items(knowledge, "branch")
-        return validation_items(skills, "branch") + validation_items(knowledge, "regression")
+            return validation_items(knowledge, "branch") + facts
+        regression = [replace(f, suite="regression") for f in facts]
+        return (
+            validation_items(skills, "branch")
+            + validation_items(knowledge, "regression")
+            + regression
+        )
 
     return make_chooser(items_for, cache=ScoreCache(ws.layout.scores))
 

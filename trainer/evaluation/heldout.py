@@ -15,6 +15,12 @@ every model as long as the leaf is unchanged (content-addressed, version HELDOUT
   difference of the two changes (difference in differences) measures knowledge.
 - teacher (skills): items the teacher wrote from the held-out seeds (`bot generate`), given
   here as rows.
+- validation facts (knowledge): the facts ranked next after the reported ones, never
+  reported. The trainer's checkpoint chooser and any tuning of the training settings use
+  them, so neither ever looks at an item a benchmark reports. The ranking that splits the
+  two is fixed by the leaf alone (its documents and seed rows); an item that shares an
+  8-gram with some other training row is then dropped from its own part, never replaced by
+  one from the other.
 
 No item shares a word 8-gram with a training task of its own leaf's seed rows
 (trainer/text/overlap.py); the generation export drops generated rows that would share one
@@ -36,6 +42,7 @@ from trainer.text.overlap import ngrams, shares_ngram
 
 HELDOUT_VERSION = "heldout-v1"
 DEFAULT_FACTS = 24  # fact items per knowledge leaf, at most
+DEFAULT_VALIDATION_FACTS = 12  # the next ones: the chooser's and tuning's, never reported
 BLANK = "_____"
 
 
@@ -43,6 +50,7 @@ BLANK = "_____"
 class HeldOut:
     items: list[Item] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # why -> how many candidates
+    validation: list[Item] = field(default_factory=list)  # facts no report ever shows
 
     def drop(self, why: str, n: int = 1) -> None:
         self.dropped[why] = self.dropped.get(why, 0) + n
@@ -117,8 +125,31 @@ def seed_items(
 
 
 def fact_items(
-    leaf: LeafData, suite: str, grams: set[tuple[str, ...]], limit: int, out: HeldOut
+    leaf: LeafData,
+    suite: str,
+    grams: set[tuple[str, ...]],
+    limits: tuple[int, int],
+    out: HeldOut,
+    training: AbstractSet[tuple[str, ...]] = frozenset(),
 ) -> None:
+    """The leaf's fact items ranked by content hash: the first limits[0] reported, the next
+    limits[1] validation. `grams` (the leaf's own seed rows) rank; `training` only drops."""
+    found = sorted(_facts(leaf, suite, grams, out), key=lambda f: f[0])
+    limit, validation = limits
+    parts = ((out.items, found[:limit]), (out.validation, found[limit : limit + validation]))
+    for kept, part in parts:
+        for _, item in part:
+            if training and shares_ngram([item.question], training):
+                out.drop("fact: shares an 8-gram with a training row")
+            else:
+                kept.append(item)
+    if len(found) > limit + validation:
+        out.drop("fact: beyond the per-leaf cap", len(found) - limit - validation)
+
+
+def _facts(
+    leaf: LeafData, suite: str, grams: set[tuple[str, ...]], out: HeldOut
+) -> list[tuple[str, Item]]:
     pool = _pool(leaf)
     found: list[tuple[str, Item]] = []
     for doc in leaf.documents:
@@ -141,10 +172,7 @@ def fact_items(
                 correct, short=True, origin="fact", source=f"doc:{doc.name}#{index}",
                 placebo=others[0],
             )))  # fmt: skip
-    found.sort(key=lambda f: f[0])
-    out.items += [item for _, item in found[:limit]]
-    if len(found) > limit:
-        out.drop("fact: beyond the per-leaf cap", len(found) - limit)
+    return found
 
 
 def item_texts(item: Item) -> list[str]:
@@ -167,14 +195,16 @@ def held_out(
     tiers: Callable[[], Iterable[Iterable[str]]],
     *,
     facts: int = DEFAULT_FACTS,
+    validation: int = DEFAULT_VALIDATION_FACTS,
     training: AbstractSet[tuple[str, ...]] = frozenset(),
 ) -> HeldOut:
-    """Every held-out item of one leaf (teacher-written ones come from the bot). `training`:
-    the word 8-grams of every training row (other leaves' seeds may share a sentence with
-    this leaf's items; such an item is dropped, and counted)."""
+    """Every held-out item of one leaf (teacher-written ones come from the bot) and its
+    validation facts. `training`: the word 8-grams of every training row (other leaves'
+    seeds may share a sentence with this leaf's items; such an item is dropped, and
+    counted)."""
     out = HeldOut()
-    grams = seed_rows_ngrams(leaf) | set(training)
-    seed_items(leaf, suite, tiers, grams, out)
-    if leaf.kind == "knowledge" and facts > 0:
-        fact_items(leaf, suite, grams, facts, out)
+    grams = seed_rows_ngrams(leaf)
+    seed_items(leaf, suite, tiers, grams | set(training), out)
+    if leaf.kind == "knowledge" and facts + validation > 0:
+        fact_items(leaf, suite, grams, (facts, validation), out, training)
     return out

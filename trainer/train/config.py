@@ -16,6 +16,13 @@ class TrainConfig:
     pack_tokens: int = 512  # tokens per packed row (a longer example gets a row of its own)
     micro_batch_rows: int = 1  # rows per forward pass (>1 pads the shorter rows)
     epochs: int = 1
+    # A phase whose data makes fewer optimizer steps trains more epochs (up to max_epochs):
+    # one merged leaf's rows make 1-2 steps, which teach its format and not its content.
+    min_steps: int = 0
+    max_epochs: int = 8
+    # LAB's knowledge phase: examples with at most short_tokens trained (answer) tokens
+    # first, every epoch of them, then the longer ones. 0: one shuffled pool.
+    short_tokens: int = 0
     max_steps: int | None = None  # stop early (after this many optimizer steps in the phase)
     save_every: int = 0  # optimizer steps between checkpoints; 0: at the end of each epoch
     keep_checkpoints: int = 3  # older checkpoints are deleted; the latest keeps full state
@@ -43,7 +50,8 @@ class TrainConfig:
     dpo_max_new_tokens: int = 128  # budget of the model's own (rejected) replies
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "max_tokens", "pack_tokens", "micro_batch_rows", "epochs"):
+        positive = ("batch_size", "max_tokens", "pack_tokens", "micro_batch_rows", "epochs")
+        for name in (*positive, "max_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1")
         if self.lr <= 0 or self.warmup_steps < 0 or self.keep_checkpoints < 1:
@@ -62,5 +70,9 @@ class TrainConfig:
             raise ValueError(
                 "train.attention: varlen packs one row per forward pass; set micro_batch_rows: 1"
             )
+        if self.min_steps < 0 or self.short_tokens < 0:
+            raise ValueError("train.min_steps and short_tokens must be >= 0")
+        if self.max_epochs < self.epochs:
+            raise ValueError("train.max_epochs must be >= epochs")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError("train.max_steps must be >= 1")

@@ -42,6 +42,7 @@ from trainer.data.rows import DataError
 from trainer.train import checkpoint as ckpt
 from trainer.train.config import TrainConfig
 from trainer.train.pairs import Pair, read_pairs
+from trainer.train.schedule import warmup_steps
 from trainer.train.session import LOG, RunLog, TrainError, load_for_training, write_on_main
 
 TRAINER = "trainer"  # TRL's own checkpoints (resume state) under the phase folder
@@ -179,8 +180,7 @@ def dpo_trainer(job: DPOJob, rows: list[dict[str, Any]], callbacks: list[Any]) -
         gradient_accumulation_steps=batches.accumulation,
         max_steps=batches.steps,
         lr_scheduler_type="cosine" if cfg.schedule == "cosine" else "constant_with_warmup",
-        # at most a tenth of the phase: a short phase must not spend all of it warming up
-        warmup_steps=min(cfg.warmup_steps, batches.steps // 10),
+        warmup_steps=warmup_steps(cfg.warmup_steps, batches.steps),
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm or 0.0,
         seed=cfg.seed,

@@ -14,7 +14,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from trainer.data.pack import Batch, collate, collate_padded
 from trainer.data.render import IGNORE, Rendered, RenderError, render
 from trainer.train import checkpoint as ckpt
 from trainer.train.config import TrainConfig
-from trainer.train.plan import Plan, Step, make_plan
+from trainer.train.plan import Plan, Step, leaf_exposure, make_plan
 from trainer.train.session import LOG, RunLog, TrainError, open_session, resume_point, save_points
 
 __all__ = ["LOG", "PhaseJob", "PhaseResult", "StepEvent", "TrainError", "train_phase"]
@@ -56,6 +56,8 @@ class PhaseResult:
     checkpoint: str
     dropped_too_long: int
     seconds: float
+    epochs: int = 1  # passes over the phase's data (train.min_steps may raise them)
+    leaves: dict[str, dict[str, int]] = field(default_factory=dict)  # plan.leaf_exposure
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,16 @@ class PhaseJob:
     out: Path
     config: TrainConfig
     resume: bool = False
+    short_then_long: bool = False  # short answers first (train.short_tokens), then the rest
 
 
-def read_examples(path: Path, tokenizer: Any, max_tokens: int) -> tuple[list[Rendered], int, str]:
-    """Rendered rows (too-long ones dropped and counted) and a digest of the file."""
+def read_examples(
+    path: Path, tokenizer: Any, max_tokens: int
+) -> tuple[list[Rendered], list[str], int, str]:
+    """Rendered rows (too-long ones dropped and counted), each one's leaf ("" when the row
+    names none) and a digest of the file."""
     raw = path.read_bytes()
-    examples, dropped = [], 0
+    examples, leaves, dropped = [], [], 0
     for n, line in enumerate(raw.decode("utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -85,9 +91,11 @@ def read_examples(path: Path, tokenizer: Any, max_tokens: int) -> tuple[list[Ren
             dropped += 1
         else:
             examples.append(ex)
+            meta = row.get("metadata")
+            leaves.append(str(meta.get("leaf", "")) if isinstance(meta, dict) else "")
     if not examples:
         raise TrainError(f"{path}: no trainable rows (dropped {dropped} over {max_tokens} tokens)")
-    return examples, dropped, hashlib.sha256(raw).hexdigest()
+    return examples, leaves, dropped, hashlib.sha256(raw).hexdigest()
 
 
 def lora_config(cfg: TrainConfig) -> Any:
@@ -157,8 +165,10 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
     cfg = job.config
     started = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(job.base, local_files_only=True)
-    examples, dropped, digest = read_examples(job.data, tokenizer, cfg.max_tokens)
-    plan = make_plan([len(e.input_ids) for e in examples], cfg, digest)
+    examples, leaves, dropped, digest = read_examples(job.data, tokenizer, cfg.max_tokens)
+    short_first = job.short_then_long and cfg.short_tokens > 0
+    short = [e.trained_tokens <= cfg.short_tokens for e in examples] if short_first else []
+    plan = make_plan([len(e.input_ids) for e in examples], cfg, digest, short)
     start_from = resume_point(job.out, job.name, plan, job.resume)
     wrap = (lambda m: with_lora(m, cfg)) if cfg.lora else None
     run = open_session(job.base, cfg, plan, start_from, wrap=wrap)
@@ -227,6 +237,8 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
         checkpoint=str(last.path),
         dropped_too_long=dropped,
         seconds=time.perf_counter() - started,
+        epochs=plan.epochs,
+        leaves=leaf_exposure(plan, leaves, cfg),
     )
 
 

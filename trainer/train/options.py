@@ -45,6 +45,7 @@ def disperse(k: int, method: MergeMethod = "average", seed: int = 0) -> PhaseTra
         lasts: list[Path] = []
         totals = {"samples": 0, "tokens": 0, "processed": 0, "steps": 0, "seconds": 0.0}
         loss = 0.0
+        leaves: dict[str, dict[str, int]] = {}  # summed over the sub-models
         for i, shard in enumerate(shard_rows(rows, k, seed)):
             data = job.out / "shards" / f"{i}.jsonl"
             text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in shard)
@@ -68,6 +69,10 @@ def disperse(k: int, method: MergeMethod = "average", seed: int = 0) -> PhaseTra
             totals["processed"] += result.processed_tokens
             totals["steps"] += result.steps
             totals["seconds"] += result.seconds
+            for leaf, counts in result.leaves.items():
+                mine = leaves.setdefault(leaf, dict.fromkeys(counts, 0))
+                for key, n in counts.items():
+                    mine[key] += n
         try:
             merged = merge_checkpoints(
                 lasts,
@@ -93,6 +98,8 @@ def disperse(k: int, method: MergeMethod = "average", seed: int = 0) -> PhaseTra
             last_checkpoint=str(merged.path),
             chosen_by=f"merge:{method}",
             sub_models=subs,
+            epochs=result.epochs,
+            leaves=leaves,
         )
 
     return train

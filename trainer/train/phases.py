@@ -46,6 +46,8 @@ class PhaseOutcome:
     last_checkpoint: str = ""
     chosen_by: str = "last"
     sub_models: list[dict[str, Any]] = field(default_factory=list)  # disperse-then-merge
+    epochs: int = 1
+    leaves: dict[str, dict[str, int]] = field(default_factory=dict)  # plan.leaf_exposure
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class PhasePlan:
     name: str
     data: Path  # JSONL rows this phase trains on
     trainer: PhaseTrainer | None = None  # None: plain SFT (with the chooser)
+    short_then_long: bool = False  # LAB's knowledge phase: short answers first
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ def outcome(result: PhaseResult, data_sha: str, chosen: ckpt.Checkpoint, by: str
         dropped_too_long=result.dropped_too_long,
         last_checkpoint=result.checkpoint,
         chosen_by=by,
+        epochs=result.epochs,
+        leaves=result.leaves,
     )
 
 
@@ -130,7 +135,9 @@ def run_phases(
         if reused is None:
             if on_phase:
                 on_phase(name, "start")
-            job = PhaseJob(name, start, data, folder, spec.config, resume=spec.resume)
+            job = PhaseJob(
+                name, start, data, folder, spec.config, spec.resume, phase.short_then_long
+            )
             done = (phase.trainer or _single(chooser))(job, on_step)
             write_on_main(folder / RESULT, json.dumps(asdict(done), indent=2) + "\n")
         else:

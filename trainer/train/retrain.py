@@ -110,7 +110,8 @@ def _plans(job: RetrainJob, wanted: tuple[str, ...], sft: list[str]) -> tuple[Ph
             plans.append(PhasePlan(name, job.out / "mix" / source / "data.jsonl", dpo))
             continue
         split = disperse(cfg.disperse, cfg.merge_method, cfg.seed) if cfg.disperse > 1 else None
-        plans.append(PhasePlan(name, job.out / "mix" / name / "data.jsonl", split))
+        data = job.out / "mix" / name / "data.jsonl"
+        plans.append(PhasePlan(name, data, split, short_then_long=name == "knowledge"))
     return tuple(plans)
 
 

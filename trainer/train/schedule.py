@@ -9,6 +9,12 @@ import math
 from collections.abc import Callable
 
 
+def warmup_steps(requested: int, total: int) -> int:
+    """At most a tenth of the phase's steps: a short phase spent warming up trains at a
+    fraction of its rate throughout (issue 16 found a whole retrain inside the warm-up)."""
+    return min(requested, total // 10)
+
+
 def lr_factor(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
     """Multiplier of the peak rate for the optimizer step about to be taken (0-based)."""
 

@@ -16,7 +16,7 @@ import torch
 from trainer.train import checkpoint as ckpt
 from trainer.train.config import TrainConfig
 from trainer.train.plan import Plan
-from trainer.train.schedule import lr_factor
+from trainer.train.schedule import lr_factor, warmup_steps
 
 LOG = "train_log.jsonl"
 
@@ -165,9 +165,9 @@ def open_session(
         model = wrap(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_factor(cfg.schedule, cfg.warmup_steps, len(plan.steps))
-    )
+    total = len(plan.steps)
+    factor = lr_factor(cfg.schedule, warmup_steps(cfg.warmup_steps, total), total)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     model, optimizer = accelerator.prepare(model, optimizer)
     accelerator.register_for_checkpointing(schedule)
     session = Session(accelerator, model, optimizer, schedule, 0, 0, 0)

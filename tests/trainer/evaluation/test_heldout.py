@@ -56,9 +56,26 @@ def test_facts_are_closed_book_with_a_placebo_in_no_document() -> None:
     assert [i.id for i in facts] == [
         i.id for i in held_out(leaf([]), "branch", lambda: iter(()), facts=100).items
     ]
-    capped = held_out(leaf([]), "branch", lambda: iter(()), facts=2)
+    capped = held_out(leaf([]), "branch", lambda: iter(()), facts=2, validation=0)
     assert sum(i.origin == "fact" for i in capped.items) == 2
     assert capped.dropped["fact: beyond the per-leaf cap"] == len(facts) - 2
+
+
+def test_validation_facts_follow_the_reported_ones_and_never_join_them() -> None:
+    every = held_out(leaf([]), "branch", lambda: iter(()), facts=100, validation=0).items
+    ranked = [i.id for i in every if i.origin == "fact"]
+    found = held_out(leaf([]), "branch", lambda: iter(()), facts=2, validation=3)
+    assert [i.id for i in found.items if i.origin == "fact"] == ranked[:2]
+    assert [i.id for i in found.validation] == ranked[2:5]
+    assert found.dropped["fact: beyond the per-leaf cap"] == len(ranked) - 5
+    # a training row that teaches a reported fact drops it; no validation fact moves up
+    first = next(i for i in found.items if i.origin == "fact")
+    taught = held_out(
+        leaf([]), "branch", lambda: iter(()), facts=2, validation=3,
+        training=ngrams(first.question.split(": ", 1)[1]),
+    )  # fmt: skip
+    assert [i.id for i in taught.items if i.origin == "fact"] == ranked[1:2]
+    assert [i.id for i in taught.validation] == ranked[2:5]
 
 
 def test_no_item_shares_eight_words_with_a_kept_seed() -> None:

@@ -63,7 +63,7 @@ def test_packed_and_padded_batches_give_the_same_loss(tiny_base: Path, tmp_path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_base)
-    examples, _, _ = read_examples(write_rows(tmp_path / "d.jsonl", 6), tok, 128)
+    examples, _, _, _ = read_examples(write_rows(tmp_path / "d.jsonl", 6), tok, 128)
     model = AutoModelForCausalLM.from_pretrained(tiny_base).eval()
     with torch.no_grad():
         packed = _loss_sum(model, collate([examples[:3], examples[3:]], 0), torch.device("cpu"))
@@ -128,7 +128,7 @@ def test_too_long_rows_are_dropped_and_counted(tiny_base: Path, tmp_path: Path) 
     from transformers import AutoTokenizer
 
     data = write_rows(tmp_path / "data.jsonl", 24)
-    examples, _, _ = read_examples(data, AutoTokenizer.from_pretrained(tiny_base), 1000)
+    examples, _, _, _ = read_examples(data, AutoTokenizer.from_pretrained(tiny_base), 1000)
     lengths = sorted(len(e.input_ids) for e in examples)
     assert lengths[0] < lengths[-1]
     cfg = TrainConfig(**{**FAST.__dict__, "max_tokens": lengths[-1] - 1})
@@ -152,3 +152,30 @@ def test_lora_trains_adapters_only_and_saves_a_merged_model(
     assert set(merged) == set(base)  # a plain model: no lora_A/lora_B keys
     changed = {k for k in base if not torch.equal(base[k], merged[k])}
     assert changed and all(k.endswith("proj.weight") for k in changed)  # linear layers only
+
+
+def test_a_small_phase_trains_enough_short_answers_first_and_says_per_leaf(
+    tiny_base: Path, tmp_path: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    data = write_rows(tmp_path / "data.jsonl", 8)
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    for i, row in enumerate(rows):  # two new rows among six replayed ones
+        row["metadata"] = {"leaf": "knowledge/new" if i < 2 else "knowledge/old"}
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    examples, leaves, _, _ = read_examples(data, AutoTokenizer.from_pretrained(tiny_base), 128)
+    assert leaves == [r["metadata"]["leaf"] for r in rows]
+    cut = min(e.trained_tokens for e in examples)  # the answers without " red" are short
+    short = {i for i, e in enumerate(examples) if e.trained_tokens <= cut}
+    assert 0 < len(short) < 8
+    cfg = TrainConfig(**{**FAST.__dict__, "min_steps": 6, "short_tokens": cut, "warmup_steps": 5})
+    result = run(job(tiny_base, tmp_path, cfg, data=data, short_then_long=True))
+    assert result.steps >= 6 and result.epochs == 3  # 8 rows make 2-3 steps an epoch
+    new = result.leaves["knowledge/new"]
+    assert (new["rows"], new["seen"]) == (2, 6)
+    assert new["full_rate_steps"] == new["steps"] >= 3  # no warm-up in under 10 steps
+    assert result.leaves["knowledge/old"]["seen"] == 18
+    log = [json.loads(line) for line in (tmp_path / "out" / LOG).read_text().splitlines()]
+    order = [i for row in log for i in row["samples"]]
+    assert set(order[: 3 * len(short)]) == short  # every short epoch before any long one

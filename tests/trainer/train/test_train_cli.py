@@ -45,14 +45,18 @@ def test_two_phases_then_the_buffer_holds_every_trained_leaf(
     assert summary["final"] == summary["phases"][1]["checkpoint"]
     assert summary["mix"]["skills"]["replay_rows"] > 0  # knowledge data replayed
     assert sorted(summary["new_leaves"]) == sorted(LEAVES)
+    knowledge = summary["phases"][0]["leaves"]["knowledge/science/water"]
+    assert knowledge["rows"] == 6 and knowledge["seen"] == 6 * summary["phases"][0]["epochs"]
     assert summary["replay_version"]
     run = Path(json.loads((work / "run" / "state.json").read_text())["run"])
     assert json.loads((run / "train_summary.json").read_text()) == summary
 
     # A second run with data, settings and base unchanged reuses the recorded run.
-    again = run_bot("train", "--base-model", str(tiny_base), cwd=tmp_path)
+    again = run_bot("train", "--base-model", str(tiny_base), cwd=tmp_path, env={"COLUMNS": "160"})
     assert again.returncode == 0, again.stderr
     assert "unchanged since run" in again.stdout
+    assert "new leaves" in again.stdout and "at full rate" in again.stdout  # what each got
+    assert all(leaf.split("/")[-1] in again.stdout for leaf in LEAVES)
 
     # A rewritten leaf is new again; the unchanged ones replay from the buffer.
     export(work, {"compositional_skills/writing/haiku": "c2"})
