@@ -19,7 +19,7 @@ class TrainConfig:
     # A phase whose data makes fewer optimizer steps trains more epochs (up to max_epochs):
     # one merged leaf's rows make 1-2 steps, which teach its format and not its content.
     min_steps: int = 0
-    max_epochs: int = 8
+    max_epochs: int = 8  # caps only what min_steps adds: `epochs` above it stand
     # LAB's knowledge phase: examples with at most short_tokens trained (answer) tokens
     # first, every epoch of them, then the longer ones. 0: one shuffled pool.
     short_tokens: int = 0
@@ -72,7 +72,5 @@ class TrainConfig:
             )
         if self.min_steps < 0 or self.short_tokens < 0:
             raise ValueError("train.min_steps and short_tokens must be >= 0")
-        if self.max_epochs < self.epochs:
-            raise ValueError("train.max_epochs must be >= epochs")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError("train.max_steps must be >= 1")

@@ -66,3 +66,9 @@ def test_leaf_exposure_counts_rows_passes_and_full_rate_steps() -> None:
 def test_bad_plan_settings_are_refused(bad: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="train"):
         TrainConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_configured_epochs_above_the_cap_stand() -> None:
+    # max_epochs caps what min_steps adds, never the epochs a profile asks for
+    plan = make_plan([10] * 8, replace(UNPACKED, epochs=12, max_epochs=8, min_steps=100), "d")
+    assert plan.epochs == 12 and len(plan.steps) == 24
