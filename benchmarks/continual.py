@@ -13,7 +13,9 @@ continues from the last model:
 - replay: the profile as it is (new leaves plus a replay sample of earlier ones);
 - no-replay: replay_ratio and knowledge_replay_ratio 0 (new leaves only);
 - joint: one retrain from the base model on every leaf at once, after the last merge: what
-  training on everything together reaches, the reference for the others.
+  training on everything together reaches, the reference for the others;
+- disperse (not run by default: it trains K times): the replay variant with
+  disperse-then-merge, 2 sub-models on topic clusters of each phase, averaged.
 
 After each merge the model is scored on every leaf's held-out items (trainer/evaluation/:
 merged and future leaves alike), with NLL per token as the metric. With
@@ -26,6 +28,11 @@ et al. 2018):
   what their own merge gave them (forgetting);
 - forgetting F = mean_{j<T} (max_{i<T} a[i][j] - a[T][j]);
 - plasticity P = mean_j a[j][j]: what a merge gives its own leaf.
+
+The same figures on the knowledge leaves' validation facts (bot/stages/generate.py: ranked
+after the reported facts, never in a report; skills have none) are recorded beside them
+under "validation": what tuning the profile may look at (issue 16 point 7). The held-out
+figures are what is reported; a setting is never chosen on them.
 
 Intervals: 95% percentile intervals from resampling each leaf's items (the same resample for
 every model, so the comparison stays paired), 2,000 times. Beside them, the A/A noise band of
@@ -56,13 +63,17 @@ sys.path.insert(0, str(ROOT))
 from bot.report.progress import RichProgress  # noqa: E402
 from bot.site.archive import HistoryNote  # noqa: E402
 from bot.stages.benchmark import BenchmarkRequest, benchmark  # noqa: E402
-from bot.stages.generate import GenerateRequest, generate  # noqa: E402
+from bot.stages.generate import GenerateRequest, generate, validation_facts  # noqa: E402
 from bot.stages.train import RetrainRequest, retrain  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402
+from trainer.evaluation.chooser import CHOOSER_SETTINGS  # noqa: E402
+from trainer.evaluation.compare import item_metrics  # noqa: E402
 from trainer.evaluation.continual import Score, Scores, intervals, matrix, summary  # noqa: E402
 from trainer.evaluation.noise import NoiseError, load_bands  # noqa: E402
+from trainer.evaluation.run import run_model  # noqa: E402
 
-VARIANTS = ("replay", "no-replay", "joint")
+VARIANTS = ("replay", "no-replay", "joint", "disperse")
+DEFAULT_VARIANTS = "replay,no-replay,joint"
 
 
 PROGRESS = RichProgress()  # stderr: bars while each stage works
@@ -149,13 +160,41 @@ def score(
     return items
 
 
+class ValidationScorer:
+    """NLL per token on every knowledge leaf's validation facts; the base scored once."""
+
+    def __init__(self, evaluator: Workspace, base: str) -> None:
+        self.items = validation_facts(evaluator)
+        self.base = self._nll(base)
+
+    def _nll(self, spec: str) -> dict[str, float]:
+        run = run_model(spec, self.items, CHOOSER_SETTINGS)
+        return {i.id: item_metrics(i, run.scores[i.id])["nll"] for i in self.items}
+
+    def __call__(self, model: Path) -> Scores:
+        found = self._nll(f"hf:{model}")
+        return {i.id: Score(i.group, found[i.id], self.base[i.id]) for i in self.items}
+
+
+def dispersed(ws: Workspace, k: int = 2) -> Workspace:
+    train = dataclasses.replace(ws.config.train, disperse=k, disperse_by="cluster")
+    return dataclasses.replace(ws, config=dataclasses.replace(ws.config, train=train))
+
+
 def run_variant(
-    name: str, order: list[str], out: Path, store: Path, base: str, evaluator: Workspace
-) -> list[Scores]:
-    """Scores after each merge (the joint variant: only after the last)."""
+    name: str,
+    order: list[str],
+    out: Path,
+    store: Path,
+    base: str,
+    evaluator: Workspace,
+    validate: ValidationScorer,
+) -> tuple[list[Scores], list[Scores]]:
+    """Held-out and validation scores after each merge (the joint variant: the last only)."""
     ws = variant_workspace(out, name, store)
     ws = no_replay(ws) if name == "no-replay" else ws
-    rows = []
+    ws = dispersed(ws) if name == "disperse" else ws
+    rows, checks = [], []
     for i, leaf in enumerate(order):
         merge(ws, leaf)
         if name == "joint" and i < len(order) - 1:
@@ -171,7 +210,17 @@ def run_variant(
             else None
         )
         rows.append(score(evaluator, trained.model, base, f"{name}-{i + 1}", note))
-    return rows
+        checks.append(validate(trained.model))
+    return rows, checks
+
+
+def figures(rows: list[Scores], order: list[str]) -> dict[str, Any]:
+    a = matrix(rows, order)
+    return {
+        "matrix": [[None if np.isnan(x) else round(float(x), 5) for x in row] for row in a],
+        "summary": summary(a),
+        "intervals": intervals(rows, order),
+    }
 
 
 def heatmap(results: dict[str, Any], leaves: list[str], path: Path) -> None:
@@ -219,7 +268,7 @@ def heatmap(results: dict[str, Any], leaves: list[str], path: Path) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--leaves", type=int, default=6, help="merges (one leaf each), at least 6")
-    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--variants", default=DEFAULT_VARIANTS, help=f"of {', '.join(VARIANTS)}")
     p.add_argument("--base-model", default="embedded")
     p.add_argument("--work", type=Path, default=ROOT / ".bot" / "continual")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "continual-laptop")
@@ -237,15 +286,16 @@ def main() -> int:
     order = leaf_order(args.leaves)
     work = args.work.absolute()
     evaluator = evaluation_workspace(work)
+    validate = ValidationScorer(evaluator, args.base_model)
     results: dict[str, Any] = {}
     for name in variants:
         t0 = time.monotonic()
-        rows = run_variant(name, order, work, work / "store", args.base_model, evaluator)
-        a = matrix(rows, order)
+        rows, checks = run_variant(
+            name, order, work, work / "store", args.base_model, evaluator, validate
+        )
         results[name] = {
-            "matrix": [[None if np.isnan(x) else round(float(x), 5) for x in row] for row in a],
-            "summary": summary(a),
-            "intervals": intervals(rows, order),
+            **figures(rows, order),
+            "validation": figures(checks, order),
             "seconds": round(time.monotonic() - t0, 1),
         }
     band = None
@@ -274,15 +324,26 @@ def main() -> int:
 
 def report(doc: dict[str, Any]) -> None:
     from rich.console import Console
+
+    console = Console()
+    merges = len(doc["leaves"])
+    title = f"continual learning, {merges} merges ({doc['measured']}, {doc['profile']})"
+    console.print(summary_table(title + ": held-out items (reported)", doc["variants"]))
+    checks = {n: r["validation"] for n, r in doc["variants"].items() if "validation" in r}
+    if checks:  # runs before the validation split existed have none
+        name = "validation facts (knowledge leaves; what tuning may look at)"
+        console.print(summary_table(name, checks))
+    if doc["noise_band_leaf_nll"]:
+        console.print(f"one leaf's A/A noise band: ±{doc['noise_band_leaf_nll'][1]:.3f}")
+
+
+def summary_table(title: str, variants: dict[str, Any]) -> Any:
     from rich.table import Table
 
-    merges = len(doc["leaves"])
-    table = Table(
-        title=f"continual learning, {merges} merges ({doc['measured']}, {doc['profile']})"
-    )
+    table = Table(title=title)
     for col in ("variant", "ACC", "BWT", "forgetting", "plasticity", "time"):
         table.add_column(col)
-    for name, r in doc["variants"].items():
+    for name, r in variants.items():
         cells = []
         for key in ("ACC", "BWT", "forgetting", "plasticity"):
             if key in r["summary"]:
@@ -290,11 +351,9 @@ def report(doc: dict[str, Any]) -> None:
                 cells.append(f"{r['summary'][key]:+.3f} [{lo:+.3f}, {hi:+.3f}]")
             else:
                 cells.append("-")
-        table.add_row(name, *cells, f"{r['seconds']:.0f} s")
-    console = Console()
-    console.print(table)
-    if doc["noise_band_leaf_nll"]:
-        console.print(f"one leaf's A/A noise band: ±{doc['noise_band_leaf_nll'][1]:.3f}")
+        seconds = r.get("seconds")
+        table.add_row(name, *cells, f"{seconds:.0f} s" if seconds is not None else "")
+    return table
 
 
 if __name__ == "__main__":

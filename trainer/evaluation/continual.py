@@ -49,13 +49,13 @@ def summary(a: Any) -> dict[str, float]:
     if a.shape[0] == 1:  # joint: one row, after the last merge
         return {"ACC": float(np.nanmean(a[0]))}
     diag = np.array([a[j, j] for j in range(t + 1)])
-    earlier = range(t)
-    return {
-        "ACC": float(np.nanmean(a[t])),
-        "BWT": float(np.nanmean([a[t, j] - a[j, j] for j in earlier])),
-        "forgetting": float(np.nanmean([np.nanmax(a[j:t, j]) - a[t, j] for j in earlier])),
-        "plasticity": float(np.nanmean(diag)),
-    }
+    # leaves without items (a split that only knowledge leaves have) drop out of every figure
+    earlier = [j for j in range(t) if not np.isnan(a[j : t + 1, j]).any()]
+    out = {"ACC": float(np.nanmean(a[t])), "plasticity": float(np.nanmean(diag))}
+    if earlier:
+        out["BWT"] = float(np.mean([a[t, j] - a[j, j] for j in earlier]))
+        out["forgetting"] = float(np.mean([np.max(a[j:t, j]) - a[t, j] for j in earlier]))
+    return out
 
 
 def intervals(rows: list[Scores], leaves: list[str], seed: int = 0) -> dict[str, list[float]]:

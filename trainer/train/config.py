@@ -43,6 +43,8 @@ class TrainConfig:
     quantize: Literal["none", "4bit"] = "none"  # 4bit: QLoRA, an NF4 base (CUDA, bitsandbytes)
     disperse: int = 1  # > 1: disperse-then-merge, K sub-models on K shards of each phase
     merge_method: Literal["average", "ties"] = "average"  # how the K sub-models are merged
+    # cluster: K topic clusters of the rows (Disperse-then-Merge); leaf: each leaf spread evenly
+    disperse_by: Literal["cluster", "leaf"] = "cluster"
     dpo_lr: float = 5e-6  # the `dpo` phase's own peak learning rate (DPO wants far less than SFT)
     dpo_beta: float = 0.1  # the `dpo` phase (SPIN pairs: own replies rejected)
     dpo_rpo_alpha: float = 1.0  # weight of the NLL on chosen replies (RPO); 0: plain DPO

@@ -36,6 +36,7 @@ import torch
 
 from trainer.data.rows import Row
 from trainer.models.cache import WEIGHT_SUFFIXES, file_sha256
+from trainer.train.topics import topic_clusters
 
 WEIGHTS = "model.safetensors"
 INDEX = "model.safetensors.index.json"
@@ -44,6 +45,7 @@ RECORD = "merge.json"
 NOT_COPIED = {INDEX, RECORD, "checkpoint.json", "train_log.jsonl"}
 
 MergeMethod = Literal["average", "ties"]
+ShardBy = Literal["leaf", "cluster"]  # how disperse-then-merge splits a phase
 
 
 class MergeError(ValueError):
@@ -117,16 +119,22 @@ def ties(
     return origin + scale * merged
 
 
-def shard_rows(rows: Sequence[Row], k: int, seed: int) -> list[list[Row]]:
-    """K disjoint shards covering every row once, the same for the same rows and seed.
+def shard_rows(rows: Sequence[Row], k: int, seed: int, by: ShardBy = "leaf") -> list[list[Row]]:
+    """K disjoint shards covering every row once, the same for the same rows and seed, with
+    sizes differing by at most one. Within a shard, rows keep their input order.
 
-    Rows are grouped by leaf (`row["metadata"]["leaf"]`; rows without one form one group),
-    each group shuffled with a seed of its own, and dealt round-robin with the dealer's turn
-    carried from group to group: every leaf with at least K rows reaches every sub-model,
-    and shard sizes differ by at most one. Within a shard, rows keep their input order.
+    by="cluster": shards are topic clusters of the rows' text (trainer/train/topics.py),
+    Disperse-then-Merge's split: each sub-model learns one part of the data.
+    by="leaf": every leaf spread evenly over the shards. Rows are grouped by leaf
+    (`row["metadata"]["leaf"]`; rows without one form one group), each group shuffled with a
+    seed of its own, and dealt round-robin with the dealer's turn carried from group to
+    group: every leaf with at least K rows reaches every sub-model.
     """
     if k < 1:
         raise ValueError("the number of shards must be >= 1")
+    if by == "cluster" and len(rows) >= k:
+        clusters = topic_clusters([_text(row) for row in rows], k, seed)
+        return [[rows[i] for i in cluster] for cluster in clusters]
     groups: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault(_leaf(row), []).append(i)
@@ -139,6 +147,13 @@ def shard_rows(rows: Sequence[Row], k: int, seed: int) -> list[list[Row]]:
             shards[turn % k].append(i)
             turn += 1
     return [[rows[i] for i in sorted(shard)] for shard in shards]
+
+
+def _text(row: Row) -> str:
+    turns = row.get("messages") if isinstance(row, dict) else None
+    if not isinstance(turns, list):
+        return ""
+    return "\n".join(str(t.get("content", "")) for t in turns if isinstance(t, dict))
 
 
 def _leaf(row: Row) -> str:

@@ -1,7 +1,8 @@
 """The seed papers' options as phase trainers that `run_phases` plugs in.
 
-- disperse-then-merge: K sub-models, each trained on one shard of the phase's data (every
-  shard sees every leaf), merged by weight averaging or TIES into one normal checkpoint;
+- disperse-then-merge: K sub-models, each trained on one shard of the phase's data (a topic
+  cluster, or an even share of every leaf), merged by weight averaging or TIES into one
+  normal checkpoint;
 - SPIN-style DPO: pairs whose rejected side is the phase's starting model's own reply to
   each prompt, then DPO against that model on TRL's DPOTrainer (LIONs / OpenBezoar order:
   SFT, then DPO; dpo.py).
@@ -26,14 +27,16 @@ from trainer.train.phases import PhaseOutcome, PhaseTrainer
 from trainer.train.session import TrainError, barrier, main_process, write_on_main
 
 if TYPE_CHECKING:
-    from trainer.train.merge import MergeMethod
+    from trainer.train.merge import MergeMethod, ShardBy
 
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def disperse(k: int, method: MergeMethod = "average", seed: int = 0) -> PhaseTrainer:
+def disperse(
+    k: int, method: MergeMethod = "average", seed: int = 0, by: ShardBy = "cluster"
+) -> PhaseTrainer:
     from trainer.data.rows import parse_jsonl
     from trainer.train.merge import MergeConfig, MergeError, merge_checkpoints, shard_rows
 
@@ -46,7 +49,7 @@ def disperse(k: int, method: MergeMethod = "average", seed: int = 0) -> PhaseTra
         totals = {"samples": 0, "tokens": 0, "processed": 0, "steps": 0, "seconds": 0.0}
         loss = 0.0
         leaves: dict[str, dict[str, int]] = {}  # summed over the sub-models
-        for i, shard in enumerate(shard_rows(rows, k, seed)):
+        for i, shard in enumerate(shard_rows(rows, k, seed, by)):
             data = job.out / "shards" / f"{i}.jsonl"
             text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in shard)
             if not data.is_file() or data.read_text("utf-8") != text:

@@ -109,7 +109,11 @@ def _plans(job: RetrainJob, wanted: tuple[str, ...], sft: list[str]) -> tuple[Ph
             dpo = spin_dpo(cfg.dpo_max_pairs, cfg.dpo_max_new_tokens, cfg.seed)
             plans.append(PhasePlan(name, job.out / "mix" / source / "data.jsonl", dpo))
             continue
-        split = disperse(cfg.disperse, cfg.merge_method, cfg.seed) if cfg.disperse > 1 else None
+        split = (
+            disperse(cfg.disperse, cfg.merge_method, cfg.seed, cfg.disperse_by)
+            if cfg.disperse > 1
+            else None
+        )
         data = job.out / "mix" / name / "data.jsonl"
         plans.append(PhasePlan(name, data, split, short_then_long=name == "knowledge"))
     return tuple(plans)

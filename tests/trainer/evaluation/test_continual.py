@@ -49,3 +49,17 @@ def test_intervals_cover_the_estimate_and_shrink_without_item_noise() -> None:
     lo, hi = intervals(noisy, leaves)["BWT"]
     estimate = summary(matrix(noisy, leaves))["BWT"]
     assert lo < estimate < hi and hi - lo > 0.01
+
+
+def test_leaves_without_items_drop_out_of_every_figure() -> None:
+    # the validation split: only leaves 0 and 2 (knowledge) have items; leaf 1 has none
+    gains = [[0.5, 0.0, 0.0], [0.3, 0.4, 0.1], [0.1, 0.3, 0.6]]
+    rows, leaves = rows_from(gains)
+    rows = [{k: v for k, v in row.items() if v.leaf != "leaf/1"} for row in rows]
+    found = summary(matrix(rows, leaves))
+    assert found["ACC"] == pytest.approx((0.1 + 0.6) / 2)
+    assert found["BWT"] == pytest.approx(0.1 - 0.5)
+    assert found["forgetting"] == pytest.approx(0.5 - 0.1)
+    assert found["plasticity"] == pytest.approx((0.5 + 0.6) / 2)
+    only_last = [{k: v for k, v in row.items() if v.leaf == "leaf/2"} for row in rows]
+    assert set(summary(matrix(only_last, leaves))) == {"ACC", "plasticity"}  # nothing earlier

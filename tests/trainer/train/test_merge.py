@@ -224,3 +224,54 @@ def test_shards_are_disjoint_covering_deterministic_and_stratified() -> None:
     assert shard_rows(data, 1, seed=5) == [data]
     with pytest.raises(ValueError):
         shard_rows(data, 0, seed=0)
+
+
+def topic_rows() -> list[dict[str, Any]]:
+    """Two topics, interleaved, each in two leaves: clusters must follow the words."""
+    moons = [
+        "Which moon of Jupiter is the largest moon?",
+        "How long does Io take to orbit Jupiter?",
+        "What covers the surface of the moon Europa?",
+        "Which moon of Saturn has a thick atmosphere?",
+        "How many moons orbit Mars and what are the moons called?",
+        "Is Callisto an old cratered moon?",
+    ]
+    bread = [
+        "How much flour goes into a loaf of sourdough bread?",
+        "How long should bread dough rise?",
+        "Why does bread dough need salt and flour?",
+        "At what oven temperature do you bake bread?",
+        "What does kneading do to the flour in bread dough?",
+        "How do you know the bread loaf is baked?",
+    ]
+    out: list[dict[str, Any]] = []
+    for i, (a, b) in enumerate(zip(moons, bread, strict=True)):
+        out.append(
+            {"messages": [{"role": "user", "content": a}], "metadata": {"leaf": f"k/{i % 2}"}}
+        )
+        out.append(
+            {"messages": [{"role": "user", "content": b}], "metadata": {"leaf": f"s/{i % 2}"}}
+        )
+    return out
+
+
+def test_cluster_shards_follow_topics_not_leaves() -> None:
+    data = topic_rows()
+    shards = shard_rows(data, 2, seed=0, by="cluster")
+    topics = [{data.index(r) % 2 for r in s} for s in shards]  # even rows: the moons
+    assert sorted(map(sorted, topics)) == [[0], [1]]  # one topic per shard
+    assert shard_rows(data, 2, seed=0, by="cluster") == shards  # deterministic
+    for shard in shards:
+        order = [data.index(r) for r in shard]
+        assert order == sorted(order) and len(shard) == 6
+
+
+def test_cluster_shards_are_balanced_and_cover_every_row() -> None:
+    data = topic_rows()[:11]  # 6 about moons, 5 about bread
+    for k in (1, 2, 3, 4, 11):
+        shards = shard_rows(data, k, seed=3, by="cluster")
+        seen = Counter(json.dumps(r, sort_keys=True) for s in shards for r in s)
+        assert len(seen) == len(data) == sum(seen.values())
+        assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    same = [{"messages": [{"role": "user", "content": "the same words"}]}] * 5
+    assert sorted(map(len, shard_rows(same, 2, seed=0, by="cluster"))) == [2, 3]
