@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bot.taxonomy.yamlload import Loaded, load
 from bot.validation.problems import Problem, error
@@ -38,6 +38,19 @@ class GenerateConfig:
     temperature: float = 0.7
     max_rounds: int = 3  # over-generation rounds when filters drop too much
     overgenerate: float = 3.0  # candidates proposed per sample still needed, each round
+    # Knowledge filters (docs/generate.md): judges read by P(yes), or greedy for endpoints
+    # without prompt log-probs; each leaf's pass mark is a quantile of its seeds' P(yes).
+    judge: Literal["logprob", "greedy"] = "logprob"
+    judge_floor: float = 0.2
+    judge_calibration: float = 0.25
+    judge_keep_top: int = 1
+    grounding: float = 0.5  # share of an answer's content words its chunk must contain
+
+    def __post_init__(self) -> None:
+        if not all(0 <= x <= 1 for x in (self.judge_floor, self.judge_calibration, self.grounding)):
+            raise ValueError("generate.judge_floor, judge_calibration, grounding must be in [0, 1]")
+        if self.judge_keep_top < 0:
+            raise ValueError("generate.judge_keep_top must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,10 @@ DROPS = (
     ("duplicates_of_seeds", "seed-dup"),
     ("judged_out_instruction", "judge-instr"),
     ("judged_out_pair", "judge-pair"),
+    ("ungrounded", "ungrounded"),
+    ("unverified_question", "bad-question"),
     ("unfaithful", "unfaithful"),
+    ("irrelevant", "irrelevant"),
     ("judge_parse_failed", "judge-unreadable"),
     ("surplus", "surplus"),
 )

@@ -61,17 +61,26 @@ class GenerateResult:
 
 
 def pipeline_config(ws: Workspace, req: GenerateRequest) -> PipelineConfig:
+    from trainer.sdg.config import JudgeConfig
     from trainer.sdg.pipeline import PipelineConfig
 
     cfg = ws.config.generate
     if req.samples is not None and req.samples < 0:
         raise UsageError("--samples must be >= 0")
+    judges = JudgeConfig(
+        mode=cfg.judge,
+        floor=cfg.judge_floor,
+        calibration=cfg.judge_calibration,
+        keep_top=cfg.judge_keep_top,
+        grounding=cfg.grounding,
+    )
     return PipelineConfig(
         samples=cfg.samples if req.samples is None else req.samples,
         seed=cfg.seed if req.seed is None else req.seed,
         temperature=cfg.temperature,
         max_rounds=cfg.max_rounds,
         overgenerate=cfg.overgenerate,
+        judges=judges,
     )
 
 

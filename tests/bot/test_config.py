@@ -30,6 +30,8 @@ def test_values_are_read_and_converted(tmp_path: Path) -> None:
         ("generate: [1]\n", "generate: must be a mapping"),
         ("a: 1\na: 2\n", "duplicate key 'a'"),
         ("- 1\n", "must be a mapping of sections"),
+        ("generate:\n  judge: sure\n", "2:10: generate.judge must be 'logprob' or 'greedy'"),
+        ("generate:\n  judge_floor: 2\n", "judge_floor, judge_calibration, grounding"),
     ],
 )
 def test_errors_are_located(tmp_path: Path, text: str, message: str) -> None:

@@ -15,7 +15,10 @@ Bucket = Literal[
     "duplicates_of_seeds",
     "judged_out_instruction",
     "judged_out_pair",
+    "ungrounded",
+    "unverified_question",
     "unfaithful",
+    "irrelevant",
     "judge_parse_failed",
     "surplus",
     "kept",
@@ -46,6 +49,24 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class JudgeConfig:
+    """The knowledge filters (trainer/sdg/judge.py): yes/no judges read from the teacher's
+    probabilities, each leaf's pass mark calibrated on its own seed pairs."""
+
+    mode: Literal["logprob", "greedy"] = "logprob"  # greedy: endpoints without log-probs
+    floor: float = 0.2  # P(yes) below this never passes
+    calibration: float = 0.25  # pass mark: this quantile of the leaf's seed pairs' P(yes)
+    keep_top: int = 1  # per judge and round, the best candidates at or above the floor pass
+    grounding: float = 0.5  # share of an answer's content words its chunk must contain
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.floor <= 1 and 0 <= self.calibration <= 1 and 0 <= self.grounding <= 1):
+            raise ValueError("judges: floor, calibration and grounding must be within [0, 1]")
+        if self.keep_top < 0:
+            raise ValueError("judges: keep_top must be >= 0")
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     samples: int = 8  # generated samples to keep per leaf (seed rows come on top)
     seed: int = 0
@@ -53,6 +74,7 @@ class PipelineConfig:
     top_p: float = 0.95
     max_new_tokens: MaxTokens = field(default_factory=MaxTokens)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    judges: JudgeConfig = field(default_factory=JudgeConfig)
     chunk_tokens: int = 400
     chunk_overlap: int = 48
     icl_examples: int = 3  # seed examples shown per prompt
@@ -103,7 +125,10 @@ class Stats:
     duplicates_of_seeds: int = 0  # near-duplicate of a seed question, held-out ones too
     judged_out_instruction: int = 0
     judged_out_pair: int = 0
+    ungrounded: int = 0  # knowledge: too few of the answer's words are in its chunk
+    unverified_question: int = 0  # knowledge: not a clear question the chunk answers
     unfaithful: int = 0  # knowledge: the teacher said the chunk does not support it
+    irrelevant: int = 0  # knowledge: the answer does not answer the question
     judge_parse_failed: int = 0  # a judge reply with no readable score / yes-no
     surplus: int = 0  # beyond what a prompt asked for, or passed all filters beyond `samples`
     kept: int = 0
@@ -115,6 +140,7 @@ class Stats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasons: Counter[str] = field(default_factory=Counter)  # "stage/reason" -> count
+    judge_marks: dict[str, float] = field(default_factory=dict)  # judge -> this leaf's pass mark
 
     def funnel_total(self) -> int:
         return sum(getattr(self, b) for b in BUCKETS)

@@ -1,14 +1,21 @@
 """Knowledge (LAB): each document chunk, with the leaf's seed Q&A as in-context examples,
-yields Q&A pairs grounded in it; the teacher then says whether each answer is supported
-by the chunk (faithfulness), and unsupported ones are dropped."""
+yields Q&A pairs grounded in it. Then the filters: answers whose words are mostly not in
+the chunk go (grounding.py), and three teacher judges read by probability, each with a pass
+mark calibrated on the leaf's seed pairs (judge.py): is it a clear question the chunk
+answers, is the answer supported by the chunk, does it answer the question."""
 
 from __future__ import annotations
 
 import math
+from functools import partial
 
+from trainer.sdg import prompts
 from trainer.sdg.chunking import Chunk
+from trainer.sdg.config import Bucket
 from trainer.sdg.filters import BUCKET, LeafDeduper
-from trainer.sdg.parse import parse_qa_pairs, parse_yes_no
+from trainer.sdg.grounding import grounded_share
+from trainer.sdg.judge import judge
+from trainer.sdg.parse import parse_qa_pairs
 from trainer.sdg.stage import Sample, StageRunner
 
 QUESTION_TOKENS, ANSWER_TOKENS, OUTLINE_TOKENS = 80, 120, 120
@@ -56,26 +63,62 @@ def write_qa(run: StageRunner, rnd: int, chunks: list[Chunk], dedupe: LeafDedupe
     return out
 
 
-def check_faithful(run: StageRunner, rnd: int, candidates: list[Sample]) -> list[Sample]:
-    stage = "faithfulness"
-    prompts = [
-        run.prompt(
-            "knowledge_faithfulness", chunk=c.context or "", question=c.question, answer=c.answer
-        )
-        for c in candidates
-    ]
+# LAB's knowledge filters, in order: question verification, faithfulness, relevance. Each
+# judge: (stage, prompt, bucket of what it drops, the score field a kept row records).
+JUDGES: tuple[tuple[str, str, Bucket, str], ...] = (
+    ("question", "knowledge_question", "unverified_question", ""),
+    ("faithfulness", "knowledge_faithfulness", "unfaithful", "faithful"),
+    ("relevance", "knowledge_relevance", "irrelevant", ""),
+)
+
+
+def check_grounded(run: StageRunner, candidates: list[Sample]) -> list[Sample]:
+    """Drop answers whose content words are mostly not in their chunk (no model call)."""
     out = []
-    gens = run.generate(stage, rnd, prompts, run.config.max_new_tokens.faithfulness, judge=True)
-    for c, gen in zip(candidates, gens, strict=True):
-        verdict = parse_yes_no(gen.text)
-        if verdict is None:
-            run.reject(stage, "unparseable", gen.text, "judge_parse_failed")
-        elif not verdict:
-            run.reject(stage, "no", f"{c.question}\n{c.answer}", "unfaithful")
+    for c in candidates:
+        if grounded_share(c.answer, c.context or "") < run.config.judges.grounding:
+            run.reject("grounding", "words_not_in_chunk", f"{c.question}\n{c.answer}", "ungrounded")
         else:
-            c.scores["faithful"] = 1
             out.append(c)
     return out
+
+
+def _judge_prompt(run: StageRunner, name: str, chunk: str, question: str, answer: str) -> str:
+    given = {"chunk": chunk, "question": question, "answer": answer}
+    return run.prompt(name, **{k: v for k, v in given.items() if k in prompts.load(name).fields})
+
+
+def _seed_prompts(run: StageRunner, name: str) -> list[str]:
+    """The judge's prompts for the leaf's seed pairs: true by construction, they calibrate."""
+    return [
+        _judge_prompt(run, name, s.context or "", s.question, s.answer)
+        for s in run.leaf.seeds
+        if s.context
+    ]
+
+
+def check_judges(run: StageRunner, rnd: int, candidates: list[Sample]) -> list[Sample]:
+    """Each judge in turn over the survivors of the one before (trainer/sdg/judge.py)."""
+    for stage, name, bucket, field in JUDGES:
+        if not candidates:
+            break
+        prompts_ = [
+            _judge_prompt(run, name, c.context or "", c.question, c.answer) for c in candidates
+        ]
+        verdicts = judge(run, stage, rnd, prompts_, partial(_seed_prompts, run, name))
+        survivors = []
+        for c, score, ok in zip(candidates, verdicts.scores, verdicts.passed, strict=True):
+            text = f"{c.question}\n{c.answer}"
+            if math.isnan(score):
+                run.reject(stage, "unparseable", text, "judge_parse_failed")
+            elif not ok:
+                run.reject(stage, "below_mark", text, bucket)
+            else:
+                if field:
+                    c.scores[field] = 1
+                survivors.append(c)
+        candidates = survivors
+    return candidates
 
 
 def knowledge_round(
@@ -83,4 +126,4 @@ def knowledge_round(
 ) -> list[Sample]:
     n = math.ceil(math.ceil(need * run.config.overgenerate) / run.config.per_prompt)
     candidates = write_qa(run, rnd, chunk_order(run, chunks, rnd, n), dedupe)
-    return check_faithful(run, rnd, candidates)
+    return check_judges(run, rnd, check_grounded(run, candidates))

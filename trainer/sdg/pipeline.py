@@ -24,7 +24,7 @@ from trainer.sdg.skills import skill_round
 from trainer.sdg.stage import Rejected, Sample, StageRunner
 
 # Bump when code changes what the pipeline produces; prompt edits are covered by the hash.
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: knowledge filters by probability, calibrated per leaf
 PIPELINE_VERSION = f"lab-sdg.{CODE_VERSION}+prompts.{prompts_hash()[:12]}"
 
 __all__ = [

@@ -113,6 +113,26 @@ class StageRunner:
         self._emit(stage, rnd, len(prompts_), len(prompts_))
         return out
 
+    def yes_scores(self, stage: str, rnd: int, prompts_: Sequence[str]) -> list[float]:
+        """P(yes) of each prompt's reply (trainer/sdg/judge.py), all in one scoring call."""
+        from trainer.sdg.judge import NO, YES, p_yes
+
+        if not prompts_:
+            return []
+        words = (*YES, *NO)
+        requests = [([{"role": "user", "content": p}], w) for p in prompts_ for w in words]
+        self._emit(stage, rnd, 0, len(prompts_))
+        scores = self.teacher.loglikelihood(requests)
+        s = self.stats
+        s.batches += 1
+        s.model_calls += len(prompts_)
+        s.prompt_tokens += sum(count(self.teacher.tokenizer, p) for p in prompts_)
+        self._emit(stage, rnd, len(prompts_), len(prompts_))
+        n = len(words)
+        return [
+            p_yes([x.logprob for x in scores[i * n : (i + 1) * n]]) for i in range(len(prompts_))
+        ]
+
     def _emit(self, stage: str, rnd: int, done: int, total: int) -> None:
         if self._progress is not None:
             self._progress(

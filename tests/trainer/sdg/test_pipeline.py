@@ -30,7 +30,12 @@ STAGES = {
     "responses",
     "judge_pair",
     "qa",
-    "faithfulness",
+    "grounding",
+    *(
+        f"{judge}{end}"
+        for judge in ("question", "faithfulness", "relevance")
+        for end in ("", "_calibration")
+    ),
 }
 
 
@@ -87,12 +92,13 @@ def test_rows_and_stats(teacher: ChatModel, kind: str) -> None:
     assert stats.generated == stats.funnel_total()
     assert stats.kept == len(generated) <= CONFIG.samples
     assert 1 <= stats.rounds <= CONFIG.max_rounds
-    assert stats.model_calls == len(recording.sent) > 0
+    # a judge read by probability scores four words ("Yes", "yes", "No", "no") per prompt
+    assert stats.model_calls == len(recording.sent) + len(recording.scored) // 4 > 0
     assert stats.prompt_tokens > 0 and stats.completion_tokens > 0
     assert stats.batches <= len(STAGES) * CONFIG.max_rounds
     assert all(name.split("/")[0] in STAGES | {"select"} for name in stats.reasons)
     # every prompt fits the budget
-    for conversation in recording.sent:
+    for conversation in [*recording.sent, *(c for c, _ in recording.scored)]:
         tokens = teacher.tokenizer.encode(conversation[0]["content"])
         assert len(tokens) <= CONFIG.max_prompt_tokens
     for row in generated:

@@ -68,11 +68,12 @@ def test_embedded_teacher_end_to_end(embedded: ChatModel, path: str) -> None:
     assert all(r["metadata"]["pipeline"] == PIPELINE_VERSION for r in result.rows)
     assert stats.rounds == 1 and stats.kept == len(generated) <= CONFIG.samples
     assert stats.generated == stats.funnel_total()
-    assert stats.batches >= 2 and stats.model_calls == len(recording.sent)
+    scored = len(recording.scored) // 4  # a judge read by probability: 4 words per prompt
+    assert stats.batches >= 2 and stats.model_calls == len(recording.sent) + scored
     if leaf.kind == "grounded_skill":
         assert stats.contexts_generated > 0
         assert stats.generated > 0 or stats.contexts_failed == stats.contexts_generated
     else:
         assert stats.generated > 0
-    for conversation in recording.sent:
+    for conversation in [*recording.sent, *(c for c, _ in recording.scored)]:
         assert len(embedded.tokenizer.encode_chat(conversation)) < PROMPT_LIMIT

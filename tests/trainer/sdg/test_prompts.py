@@ -19,6 +19,8 @@ EXPECTED = {
     "skills_judge_pair": {"task", "instruction", "response", "context_block"},
     "knowledge_qa": {"domain", "outline", "examples", "chunk", "count"},
     "knowledge_faithfulness": {"chunk", "question", "answer"},
+    "knowledge_question": {"chunk", "question"},
+    "knowledge_relevance": {"question", "answer"},
 }
 
 
