@@ -89,6 +89,10 @@ def _emit(report: Report, args: argparse.Namespace) -> int:
         from bot.report.json import render
 
         sys.stdout.write(render(report))
+    elif args.format == "text" and not args.summary and _plain(sys.stdout):
+        from bot.report.text import render_plain
+
+        render_plain(report, sys.stdout)
     else:
         from rich.console import Console
 
@@ -107,3 +111,10 @@ def _emit(report: Report, args: argparse.Namespace) -> int:
 
             console.print(table(report))
     return 1 if report.errors else 0
+
+
+def _plain(out: object) -> bool:
+    """A pipe, and nobody asked for colour: rich would print the lines unstyled anyway."""
+    isatty = getattr(out, "isatty", None)
+    tty = bool(isatty()) if callable(isatty) else False
+    return not tty and not os.environ.get("FORCE_COLOR") and not os.environ.get("TTY_COMPATIBLE")

@@ -300,3 +300,22 @@ def test_the_work_folder_keeps_itself_out_of_git(tmp_path: Path) -> None:
     proc = run_bot("generate", "--dry-run", "--work", str(work), "--teacher", "nope", cwd=repo.path)
     assert "Traceback" not in proc.stderr
     assert (work / ".gitignore").is_file()
+
+
+def test_piped_text_is_rich_s_text_without_importing_rich(
+    write_leaf: LeafWriter, tmp_path: Path
+) -> None:
+    write_leaf("compositional_skills/a", dump(skill_doc()).replace("tester", "tester "))
+    write_leaf("compositional_skills/b", skill_doc(seed=1), attribution=False)
+    code = (
+        "import sys; from bot.cli import main; rc = main(['validate']); "
+        "sys.stderr.write(str('rich' in sys.modules)); sys.exit(rc)"
+    )
+    plain = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert plain.returncode == 1 and plain.stderr.endswith("False"), plain.stderr
+    # --summary renders through rich (a table follows the same lines)
+    styled = run_bot("validate", "--summary", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert styled.stdout.startswith(plain.stdout), (plain.stdout, styled.stdout)
+    assert "✗ 1 error, 1 warning in 1 of 2 files" in plain.stdout
