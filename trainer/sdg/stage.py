@@ -14,6 +14,7 @@ from trainer.models import ChatModel, Generation, GenerationParams
 from trainer.sdg import prompts
 from trainer.sdg.chunking import Chunk, count, truncate_tokens
 from trainer.sdg.config import Bucket, PipelineConfig, ProgressEvent, Stats
+from trainer.sdg.judge import NO, YES, p_yes
 from trainer.sdg.parse import Reject
 
 KEEP_REJECTED = 3  # example texts kept per (stage, reason), for humans reading a report
@@ -115,8 +116,6 @@ class StageRunner:
 
     def yes_scores(self, stage: str, rnd: int, prompts_: Sequence[str]) -> list[float]:
         """P(yes) of each prompt's reply (trainer/sdg/judge.py), all in one scoring call."""
-        from trainer.sdg.judge import NO, YES, p_yes
-
         if not prompts_:
             return []
         words = (*YES, *NO)

@@ -5,9 +5,8 @@ no topic ("the", "how", "which"). Shared by the grounding check of generated ans
 
 from __future__ import annotations
 
-import re
+from trainer.text.shingles import words
 
-_WORD = re.compile(r"\w+")
 _FUNCTION_TEXT = """
 a an and are as at be been but by can did do does for from had has have he her his how i
 if in into is it its long many may more most much no not of on or our she should so some
@@ -19,4 +18,4 @@ FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 
 def content_words(text: str) -> list[str]:
     """The lower-cased words of `text` that are not function words, in order."""
-    return [w for w in _WORD.findall(text.lower()) if w not in FUNCTION_WORDS]
+    return [w for w in words(text) if w not in FUNCTION_WORDS]
