@@ -39,7 +39,8 @@ every model, so the comparison stays paired), 2,000 times. Beside them, the A/A 
 one leaf (bot.yaml evaluate.noise_band) where one is measured. Writes `<out>.json` and
 `<out>.png` (one heatmap of a per variant) and prints the tables. The replay variant's
 reports are kept in `<work>/evaluate/history/`, so `bot site --work <work>/evaluate` shows
-this run's merges leaf by leaf.
+this run's merges leaf by leaf. A variant's models (about 19 GB on the laptop profile) are
+deleted once it is scored; `--keep` keeps them.
 """
 
 from __future__ import annotations
@@ -273,6 +274,10 @@ def main() -> int:
     p.add_argument("--work", type=Path, default=ROOT / ".bot" / "continual")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "continual-laptop")
     p.add_argument("--replot", action="store_true", help="redraw <out>.png from <out>.json")
+    p.add_argument(
+        "--keep", action="store_true",
+        help="keep each variant's models (about 19 GB a variant); default: delete once scored",
+    )  # fmt: skip
     args = p.parse_args()
     if args.replot:
         doc = json.loads(args.out.with_suffix(".json").read_text())
@@ -298,6 +303,8 @@ def main() -> int:
             "validation": figures(checks, order),
             "seconds": round(time.monotonic() - t0, 1),
         }
+        if not args.keep:  # its scores are taken; the checkpoints would fill a laptop disk
+            shutil.rmtree(work / name, ignore_errors=True)
     band = None
     try:
         bands = load_bands(ROOT / (Workspace.open(ROOT).config.evaluate.noise_band or ""))
