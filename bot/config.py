@@ -45,12 +45,22 @@ class GenerateConfig:
     judge_calibration: float = 0.25
     judge_keep_top: int = 1
     grounding: float = 0.5  # share of an answer's content words its chunk must contain
+    # Knowledge rows also closed-book: a twin of each without its passage (docs/generate.md)
+    closed_book: bool = True
+    # Document-derived knowledge rows, closed-book (docs/generate.md); 0: none.
+    fact_questions: int = 0  # document facts asked about per knowledge leaf
+    questions_per_fact: int = 3  # questions written per fact, each with its answer
+    rephrasings: int = 0  # entity-centred rephrasings of a chunk per knowledge leaf
 
     def __post_init__(self) -> None:
         if not all(0 <= x <= 1 for x in (self.judge_floor, self.judge_calibration, self.grounding)):
             raise ValueError("generate.judge_floor, judge_calibration, grounding must be in [0, 1]")
         if self.judge_keep_top < 0:
             raise ValueError("generate.judge_keep_top must be >= 0")
+        if min(self.fact_questions, self.rephrasings) < 0 or self.questions_per_fact < 1:
+            raise ValueError(
+                "generate.fact_questions and rephrasings must be >= 0, questions_per_fact >= 1"
+            )
 
 
 @dataclass(frozen=True)

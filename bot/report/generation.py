@@ -17,6 +17,7 @@ DROPS = (
     ("unfaithful", "unfaithful"),
     ("irrelevant", "irrelevant"),
     ("judge_parse_failed", "judge-unreadable"),
+    ("copied", "copied"),
     ("surplus", "surplus"),
 )
 
@@ -49,7 +50,7 @@ def summary_table(jobs: list[Any], dry: bool) -> Table:
             f"[{style}]{j.status}[/{style}]",
             str(j.generated),
             drops or "-",
-            str(j.kept),
+            f"{j.kept} ({d} doc)" if (d := j.stats.get("document_rows", 0)) else str(j.kept),
             str(j.rows),
             str(j.model_calls),
             f"{j.seconds:.0f}" if j.status == "generated" else "",

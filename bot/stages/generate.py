@@ -81,6 +81,9 @@ def pipeline_config(ws: Workspace, req: GenerateRequest) -> PipelineConfig:
         max_rounds=cfg.max_rounds,
         overgenerate=cfg.overgenerate,
         judges=judges,
+        fact_questions=cfg.fact_questions,
+        questions_per_fact=cfg.questions_per_fact,
+        rephrasings=cfg.rephrasings,
     )
 
 
@@ -194,7 +197,11 @@ def _export(ws: Workspace, store: Store, items: Store, jobs: list[LeafJob]) -> N
     from trainer.sdg.export import ExportPolicy, export
 
     current = [taxonomy_path(place(p)) for p in ws.leaf_files()]
-    policy = ExportPolicy(frozenset(heldout_ngrams(ws)), ws.layout.validation)
+    policy = ExportPolicy(
+        frozenset(heldout_ngrams(ws)),
+        ws.layout.validation,
+        closed_book=ws.config.generate.closed_book,
+    )
     exported = export(store, current, ws.layout.data, policy)
     export_items(items, current, ws.layout.data, ws.layout.evaluation / "items")
     for job in jobs:

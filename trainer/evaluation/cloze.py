@@ -1,22 +1,16 @@
 """Multiple-choice items built from a knowledge leaf's documents (the MMLU-branch analogue).
 
 LAB's MMLU-branch asks a teacher to write questions about the documents; these are built
-without one. Each document is cut into sentences (markdown headings, tables, code and
-very short or very long sentences skipped). In a sentence, a *salient term* is blanked:
+without one. Each document is cut into sentences and in a sentence a *salient term* (a
+year, a number, a date, a name) is blanked.
 
-- year: a standalone 4-digit number from 1000 to 2099;
-- number: any other standalone number (digits with optional , or . groups);
-- date: a month or weekday name;
-- name: any other run of capitalised words or acronyms that is not the sentence's first
-  word (a possessive 's stays outside, a hyphenated word like Mars-sized is no name).
-
-The distractors are three other terms of the same type found anywhere in the leaf's
-documents, never appearing in the sentence itself: same shape first (as many digits, or as
-many words), then any, each group ranked by a hash of (sentence, term). The four options
-are the whole sentence with each term filled in, scored after the prompt
-`State a fact from the document "<title>".`: the model that finds the true sentence most
-likely gets it right. Which term of a sentence is blanked, and which sentences become
-items (`per_leaf` of them), are hash orders too. A leaf whose documents offer fewer
+Sentences and terms: trainer/sdg/facts.py. The distractors are three other terms of the same
+type found anywhere in the leaf's documents, never appearing in the sentence itself: same
+shape first (as many digits, or as many words), then any, each group ranked by a hash of
+(sentence, term). The four options are the whole sentence with each term filled in, scored
+after the prompt `State a fact from the document "<title>".`: the model that finds the true
+sentence most likely gets it right. Which term of a sentence is blanked, and which sentences
+become items (`per_leaf` of them), are hash orders too. A leaf whose documents offer fewer
 eligible sentences gets fewer items, and the report counts the shortfall.
 """
 
@@ -28,62 +22,13 @@ from dataclasses import dataclass
 
 from trainer.evaluation.items import Item, normal, rank_key, shuffle_options
 from trainer.leaves import LeafData
-from trainer.sdg.chunking import sentences
-
-_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
-_PARAGRAPH = re.compile(r"\n[ \t]*\n")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_NUMBER = re.compile(r"(?<![\w.,-])\d+(?:[.,]\d+)*(?![\w])")
-_NAME = re.compile(r"(?<![\w-])[A-Z]\w*(?:\s+[A-Z]\w*)*(?![\w-])")
-_YEAR = re.compile(r"1\d{3}|20\d{2}")
-_MONTHS = "January February March April May June July August September October November December"
-_DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday"
-_CALENDAR = frozenset(f"{_MONTHS} {_DAYS}".split(" "))
-MIN_WORDS, MAX_WORDS = 6, 60
-
-
-@dataclass(frozen=True)
-class Term:
-    text: str
-    type: str  # "year" | "number" | "date" | "name"
-
-    @property
-    def shape(self) -> int:
-        return len(self.text.split()) if self.type == "name" else len(re.sub(r"\D", "", self.text))
+from trainer.sdg.facts import Term, document_sentences, terms, title
 
 
 @dataclass(frozen=True)
 class ClozeResult:
     items: list[Item]
     eligible: int  # sentences with a blankable term and enough distractors
-
-
-def document_sentences(text: str) -> list[str]:
-    out = []
-    for para in _PARAGRAPH.split(_FRONT_MATTER.sub("", text.replace("\r\n", "\n"))):
-        lines = [ln for ln in para.strip().splitlines() if ln.strip()]
-        if not lines or lines[0].lstrip().startswith(("#", "|", "```", ">", "<")):
-            continue
-        joined = " ".join(_LIST_MARK.sub("", ln).strip() for ln in lines)
-        out += [s for s in sentences(joined) if MIN_WORDS <= len(s.split()) <= MAX_WORDS]
-    return out
-
-
-def terms(sentence: str) -> list[Term]:
-    found: list[Term] = []
-    for m in _NUMBER.finditer(sentence):
-        found.append(Term(m.group(), "year" if _YEAR.fullmatch(m.group()) else "number"))
-    for m in _NAME.finditer(sentence):
-        if m.start() > 0 and len(m.group()) > 1:
-            found.append(Term(m.group(), "date" if m.group() in _CALENDAR else "name"))
-    return found
-
-
-def title(name: str, text: str) -> str:
-    for line in text.splitlines():
-        if line.startswith("# "):
-            return line[2:].strip()
-    return name.rsplit("/", 1)[-1].removesuffix(".md").replace("_", " ")
 
 
 def _distractors(key: str, term: Term, sentence: str, pool: Sequence[Term]) -> list[str] | None:

@@ -4,10 +4,10 @@ every model as long as the leaf is unchanged (content-addressed, version HELDOUT
 - seed: the leaf's held-out seed examples (trainer/sdg/holdout.py keeps them out of every
   generation prompt and every training row). Knowledge is asked closed-book.
 - fact (knowledge): a statement from the leaf's documents with one salient term blanked
-  (cloze.py's terms: a year, a number, a date, a name), asked closed-book as "Fill in the
-  blank about <document title>"; the reference is the term, the options are the term and
-  three other terms of its type from the documents. The documents are what training teaches;
-  the item's wording is not a training task (the overlap filter below).
+  (trainer/sdg/facts.py's terms: a year, a number, a date, a name), asked closed-book as
+  "Fill in the blank about <document title>"; the reference is the term, the options are the
+  term and three other terms of its type from the documents. The documents are what training
+  teaches; the item's wording is not a training task (the overlap filter below).
 - placebo twin (knowledge, seed and fact items): the same prompt answered with the key term
   swapped for another term of its type from the leaf's documents, which the documents never
   say. Training that teaches the facts makes the true answer likelier than its twin;
@@ -34,9 +34,9 @@ from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from trainer.evaluation.cloze import Term, document_sentences, terms, title
 from trainer.evaluation.items import N_OPTIONS, Item, qa_item, rank_key, shuffle_options
 from trainer.leaves import LeafData
+from trainer.sdg.facts import Term, document_sentences, terms, title
 from trainer.sdg.pipeline import user_message
 from trainer.text.overlap import ngrams, shares_ngram
 

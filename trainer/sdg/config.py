@@ -20,6 +20,7 @@ Bucket = Literal[
     "unfaithful",
     "irrelevant",
     "judge_parse_failed",
+    "copied",
     "surplus",
     "kept",
 ]
@@ -40,6 +41,8 @@ class MaxTokens:
     qa: int = 384
     judge: int = 24
     faithfulness: int = 12
+    fact_questions: int = 320
+    rephrase: int = 200
 
 
 @dataclass(frozen=True)
@@ -86,10 +89,16 @@ class PipelineConfig:
     # Start score judges' replies with "Score:" (a continued assistant turn): small teachers
     # otherwise explain instead of scoring. Off for endpoints that cannot continue a turn.
     judge_prefill: bool = True
+    # Document-derived knowledge rows (trainer/sdg/augment.py), closed-book; 0: none.
+    fact_questions: int = 0  # document facts asked about per knowledge leaf
+    questions_per_fact: int = 3  # questions (each with its answer) asked for per fact
+    rephrasings: int = 0  # entity-centred rephrasings of a chunk per knowledge leaf
 
     def __post_init__(self) -> None:
         if self.samples < 0 or self.max_rounds < 1 or self.icl_examples < 1:
             raise ValueError("need samples >= 0, max_rounds >= 1, icl_examples >= 1")
+        if min(self.fact_questions, self.rephrasings) < 0 or self.questions_per_fact < 1:
+            raise ValueError("need fact_questions, rephrasings >= 0 and questions_per_fact >= 1")
         if self.per_prompt < 1 or self.per_context < 1 or self.overgenerate < 1:
             raise ValueError("need per_prompt, per_context >= 1 and overgenerate >= 1")
         t = self.thresholds
@@ -130,8 +139,10 @@ class Stats:
     unfaithful: int = 0  # knowledge: the teacher said the chunk does not support it
     irrelevant: int = 0  # knowledge: the answer does not answer the question
     judge_parse_failed: int = 0  # a judge reply with no readable score / yes-no
+    copied: int = 0  # document rows: half or more of the text's 8-grams are its chunk's
     surplus: int = 0  # beyond what a prompt asked for, or passed all filters beyond `samples`
     kept: int = 0
+    document_rows: int = 0  # of the kept: document-derived knowledge rows (augment.py)
     contexts_generated: int = 0  # grounded skills: new contexts written
     contexts_failed: int = 0  # ... of which unusable (also counted in `reasons`)
     rounds: int = 0

@@ -5,7 +5,12 @@ From each leaf's current store entry, in taxonomy-path order:
 - generated rows that share a word 8-gram with an evaluation item are removed (`forbidden`:
   held-out items never become training tasks, trainer/text/overlap.py);
 - a share of the remaining generated rows (hash-chosen) goes to `<validation>/<leaf>.jsonl`
-  instead: the checkpoint chooser's validation split, never trained on and never reported.
+  instead: the checkpoint chooser's validation split, never trained on and never reported;
+- with `closed_book`, every knowledge row left that carries its passage gets a twin without
+  it, the question alone: LAB's rows teach reading a passage, the benchmark asks closed-book,
+  and a fact is stored only where the loss meets it without the passage to copy from (PIT,
+  2024: QA-style data helps knowledge stick). A twin adds no word the row did not have, so
+  it cannot teach an evaluation item its row would not.
 
 Removal happens here rather than in the store so that stored entries depend on their own
 leaf alone: editing one leaf never invalidates another's generated data, and the result is
@@ -27,6 +32,7 @@ from trainer.text.shingles import Entry, shingle_hashes
 from trainer.text.simjoin import matches
 
 Table = list[tuple[str, list[dict[str, Any]]]]
+_ASK = "\n\nQuestion:\n"  # trainer/sdg/pipeline.py user_message: context, then this
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class ExportPolicy:
     forbidden: frozenset[tuple[str, ...]] = frozenset()  # evaluation items' word 8-grams
     validation: Path | None = None  # where the validation split goes (None: no split)
     validation_share: float = 0.1  # of each leaf's generated rows, rounded down
+    closed_book: bool = False  # knowledge rows also without their passage (a twin each)
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class Exported:
     dropped_across_leaves: int
     dropped_heldout: int = 0  # generated rows that would have taught an evaluation item
     validation: int = 0  # generated rows held out for the checkpoint chooser
+    closed_book: int = 0  # of `rows`: twins of knowledge rows without their passage
 
 
 @dataclass
@@ -88,6 +96,18 @@ def _split(leaf: str, t: _Leaf, policy: ExportPolicy) -> None:
     t.validation = set(sorted(left, key=rank.__getitem__)[:k])
 
 
+def closed_book_twin(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A knowledge row with its passage taken out of the user turn (None: not such a row)."""
+    if row["metadata"].get("kind") != "knowledge":
+        return None
+    messages = [dict(m) for m in row["messages"]]
+    user = next((m for m in messages if m["role"] == "user"), None)
+    if user is None or not user["content"].startswith("Context:\n") or _ASK not in user["content"]:
+        return None
+    user["content"] = user["content"].split(_ASK, 1)[1]
+    return {**row, "messages": messages}
+
+
 def _write(folder: Path, leaf: str, rows: list[dict[str, Any]]) -> Path:
     """One leaf's rows in the one row schema (entries stored before it are brought in)."""
     path = folder / f"{leaf}.jsonl"
@@ -123,16 +143,19 @@ def export(
     for leaf, t in tables.items():
         _split(leaf, t, policy)
         gone = t.across | t.leaks | t.validation
-        path = _write(out_dir, leaf, [r for i, r in enumerate(t.rows) if i not in gone])
+        rows = [r for i, r in enumerate(t.rows) if i not in gone]
+        twins = [x for r in rows if (x := closed_book_twin(r))] if policy.closed_book else []
+        path = _write(out_dir, leaf, rows + twins)
         if policy.validation is not None:
             _write(policy.validation, leaf, [t.rows[i] for i in sorted(t.validation)])
         out[leaf] = Exported(
             leaf,
             path,
-            len(t.rows) - len(gone),
+            len(rows) + len(twins),
             len(t.across),
             len(t.leaks),
             len(t.validation),
+            len(twins),
         )
     _prune(out_dir, set(out))
     _prune(policy.validation, set(out))

@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 from functools import partial
 
+from trainer.models import Generation
 from trainer.sdg import prompts
 from trainer.sdg.chunking import Chunk
 from trainer.sdg.config import Bucket
 from trainer.sdg.filters import BUCKET, LeafDeduper
 from trainer.sdg.grounding import grounded_share
 from trainer.sdg.judge import judge
-from trainer.sdg.parse import parse_qa_pairs
+from trainer.sdg.parse import QAPair, parse_qa_pairs
 from trainer.sdg.stage import Sample, StageRunner
 
 QUESTION_TOKENS, ANSWER_TOKENS, OUTLINE_TOKENS = 80, 120, 120
@@ -51,15 +52,26 @@ def write_qa(run: StageRunner, rnd: int, chunks: list[Chunk], dedupe: LeafDedupe
     for chunk, gen in zip(
         chunks, run.generate(stage, rnd, prompts, cfg.max_new_tokens.qa), strict=True
     ):
-        pairs, rejects = parse_qa_pairs(gen.text, gen.finish_reason == "length")
-        run.rejects(stage, rejects)
-        for pair in pairs[cfg.per_prompt :]:
-            run.reject(stage, "beyond_count", pair.question, bucket="surplus")
-        for pair in pairs[: cfg.per_prompt]:
-            if verdict := dedupe.admit(pair.question):
-                run.reject(stage, verdict, pair.question, BUCKET[verdict])
-            else:
-                out.append(Sample(pair.question, pair.answer, context=chunk.text, chunk=chunk))
+        for pair in admit_pairs(run, stage, gen, cfg.per_prompt, dedupe):
+            out.append(Sample(pair.question, pair.answer, context=chunk.text, chunk=chunk))
+    return out
+
+
+def admit_pairs(
+    run: StageRunner, stage: str, gen: Generation, count: int, dedupe: LeafDeduper
+) -> list[QAPair]:
+    """A reply's Q/A pairs, the first `count` of them that are no duplicate; the rest and
+    what did not parse are counted where they end."""
+    pairs, rejects = parse_qa_pairs(gen.text, gen.finish_reason == "length")
+    run.rejects(stage, rejects)
+    for pair in pairs[count:]:
+        run.reject(stage, "beyond_count", pair.question, bucket="surplus")
+    out = []
+    for pair in pairs[:count]:
+        if verdict := dedupe.admit(pair.question):
+            run.reject(stage, verdict, pair.question, BUCKET[verdict])
+        else:
+            out.append(pair)
     return out
 
 
@@ -97,9 +109,14 @@ def _seed_prompts(run: StageRunner, name: str) -> list[str]:
     ]
 
 
-def check_judges(run: StageRunner, rnd: int, candidates: list[Sample]) -> list[Sample]:
-    """Each judge in turn over the survivors of the one before (trainer/sdg/judge.py)."""
+def check_judges(
+    run: StageRunner, rnd: int, candidates: list[Sample], only: tuple[str, ...] = ()
+) -> list[Sample]:
+    """Each judge (of `only`, when given) in turn over the survivors of the one before
+    (trainer/sdg/judge.py)."""
     for stage, name, bucket, field in JUDGES:
+        if only and stage not in only:
+            continue
         if not candidates:
             break
         prompts_ = [

@@ -2,7 +2,8 @@
 
 Rounds of generate -> filter run until `config.samples` generated samples are kept or
 `config.max_rounds` rounds are spent; a small teacher filters most of its own output, so
-each round over-generates and the result says honestly how many were kept. Rows are chat
+each round over-generates and the result says honestly how many were kept. Knowledge leaves
+then get their document-derived rows (augment.py), closed-book, on top. Rows are chat
 `messages` with metadata; the leaf's kept seed examples come first (never held-out ones).
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from trainer.data.rowschema import stable_row
 from trainer.leaves import LeafData
 from trainer.models import ChatModel
+from trainer.sdg.augment import document_rows
 from trainer.sdg.chunking import chunk_documents
 from trainer.sdg.config import PipelineConfig, ProgressEvent, Stats
 from trainer.sdg.filters import LeafDeduper
@@ -24,7 +26,7 @@ from trainer.sdg.skills import skill_round
 from trainer.sdg.stage import Rejected, Sample, StageRunner
 
 # Bump when code changes what the pipeline produces; prompt edits are covered by the hash.
-CODE_VERSION = "2"  # 2: knowledge filters by probability, calibrated per leaf
+CODE_VERSION = "3"  # 2: knowledge filters by probability; 3: document rows (augment.py)
 PIPELINE_VERSION = f"lab-sdg.{CODE_VERSION}+prompts.{prompts_hash()[:12]}"
 
 __all__ = [
@@ -115,22 +117,27 @@ def run_pipeline(
             run.reject("select", "beyond_samples", extra.question, bucket="surplus")
         kept += new[:need]
         run.kept = len(kept)
+    documents = document_rows(run, chunks, dedupe)
+    run.stats.document_rows = len(documents)
+    kept += documents
     run.stats.kept = len(kept)
     run.stats.generated += len(kept)
     rows = [
         _row(leaf, teacher, "seed", s.question, s.answer, s.context, {}, None) for s in leaf.seeds
     ]
-    rows += [
-        _row(
-            leaf,
-            teacher,
-            "generated",
-            s.question,
-            s.answer,
-            s.context,
-            s.scores,
-            {"document": s.chunk.document, "index": s.chunk.index} if s.chunk else None,
-        )
-        for s in kept
-    ]
+    rows += [generated_row(leaf, teacher, s) for s in kept]
     return PipelineResult(rows, run.stats, run.rejected)
+
+
+def generated_row(leaf: LeafData, teacher: ChatModel, s: Sample) -> dict[str, Any]:
+    """A kept sample's row: a closed-book one without its chunk's text, still naming it."""
+    return _row(
+        leaf,
+        teacher,
+        "generated",
+        s.question,
+        s.answer,
+        None if s.closed_book else s.context,
+        s.scores,
+        {"document": s.chunk.document, "index": s.chunk.index} if s.chunk else None,
+    )

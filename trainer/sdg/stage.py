@@ -29,6 +29,7 @@ class Sample:
     context: str | None = None
     chunk: Chunk | None = None
     scores: dict[str, int] = field(default_factory=dict)
+    closed_book: bool = False  # the row leaves the context out (document rows, augment.py)
 
 
 @dataclass(frozen=True)

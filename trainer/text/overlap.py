@@ -51,3 +51,12 @@ def shares_ngram(texts: Iterable[str], grams: Set[tuple[str, ...]], n: int = NGR
     """Whether any of `texts` has a word n-gram in `grams`. Texts shorter than n words are
     compared whole: a short answer is a leak only where a row says exactly it."""
     return any(g in grams for text in texts for g in ngrams(text, n))
+
+
+def copied_share(text: str, source: str, n: int = NGRAM) -> float:
+    """The share of `text`'s word n-grams that `source` has (0 for a text under n words,
+    which cannot be told from a paraphrase by this measure)."""
+    if len(words(text)) < n:
+        return 0.0
+    grams = ngrams(text, n)
+    return len(grams & ngrams(source, n)) / len(grams)

@@ -163,8 +163,15 @@ def build_teacher(out: Path, *, steps: int = 100, seed: int = 0) -> Path:
 
     rng = random.Random(seed)
     # The judges added with probability reading (question, relevance) need no trained
-    # verdict: left out, the teacher stays the one the other tests' yields were seen with.
-    untrained = {"knowledge_question", "knowledge_relevance"}
+    # verdict, and the document-row prompts (augment.py) are tested on what an untrained
+    # prompt makes the teacher write: left out, the teacher stays the one the other tests'
+    # yields were seen with.
+    untrained = {
+        "knowledge_question",
+        "knowledge_relevance",
+        "knowledge_fact_questions",
+        "knowledge_rephrase",
+    }
     names = sorted(p.stem for p in prompts.PROMPT_DIR.glob("*.txt") if p.stem not in untrained)
     data = [(_prompt(n, rng), _reply(n, rng), n) for _ in range(40) for n in names]
     corpus = [t for p, r, _ in data for t in (p, r)]

@@ -21,6 +21,8 @@ EXPECTED = {
     "knowledge_faithfulness": {"chunk", "question", "answer"},
     "knowledge_question": {"chunk", "question"},
     "knowledge_relevance": {"question", "answer"},
+    "knowledge_fact_questions": {"chunk", "fact", "count"},
+    "knowledge_rephrase": {"chunk", "entity"},
 }
 
 
