@@ -80,8 +80,8 @@ def write_fact_questions(
     run: StageRunner, dedupe: LeafDeduper, chunks: list[Chunk]
 ) -> list[Sample]:
     cfg, stage = run.config, "fact_questions"
-    chosen = hash_order(run, stage, facts(chunks), [f.sentence for f in facts(chunks)])
-    chosen = chosen[: cfg.fact_questions]
+    found = facts(chunks)
+    chosen = hash_order(run, stage, found, [f.sentence for f in found])[: cfg.fact_questions]
     prompts = [
         run.prompt(
             "knowledge_fact_questions",
@@ -137,9 +137,12 @@ def write_rephrasings(run: StageRunner, dedupe: LeafDeduper, chunks: list[Chunk]
 
 
 def check_terms(run: StageRunner, candidates: list[Sample]) -> list[Sample]:
+    """Drop a question or answer naming a number or name its chunk lacks (the documents'
+    titles count as known: a rephrasing's question names its document)."""
+    titles = "\n".join(title(d.name, d.text) for d in run.leaf.documents)
     out = []
     for c in candidates:
-        if made_up := invented_terms(f"{c.question}\n{c.answer}", c.context or ""):
+        if made_up := invented_terms(f"{c.question}\n{c.answer}", f"{c.context}\n{titles}"):
             run.reject("terms", "not_in_chunk", f"{made_up}: {c.answer}", "ungrounded")
         else:
             out.append(c)

@@ -27,7 +27,7 @@ def chunk(text: str = PASSAGE, index: int = 0) -> Chunk:
 
 def named_leaf() -> LeafData:
     """A knowledge leaf whose document has names and numbers, with seeds from it."""
-    doc = Document("documents/veloria.md", f"# Veloria: history\n\n{PASSAGE}")
+    doc = Document("documents/veloria.md", f"# Veloria: History of the Town\n\n{PASSAGE}")
     seeds = [
         SeedExample(f"Question {i} about Veloria's founding?", "It was founded in 1387.", PASSAGE)
         for i in range(5)
@@ -129,8 +129,17 @@ def test_filters_on_real_candidates_and_the_closed_book_row(teacher: ChatModel) 
         sample("It was a sunny morning and everyone celebrated with music and cake."),
         sample("Veloria was founded in 1387 by eleven fishing families from Brennholt."),
     ]
+    about = Sample(
+        'What does "Veloria: History of the Town" say about Marta Oskel?',
+        "Marta Oskel led eleven families from Brennholt; a statue of her in bronze stands by "
+        "the Old Quay.",
+        c.text,
+        c,
+        closed_book=True,
+    )  # the title's words are in no chunk, yet known
+    candidates.append(about)
     kept = check_copies(run, check_grounded(run, check_terms(run, candidates)))
-    assert kept == [good]
+    assert kept == [good, about]
     assert (run.stats.ungrounded, run.stats.copied) == (2, 1)
     row = generated_row(leaf, teacher, good)
     assert row["messages"][0]["content"] == "When was Veloria founded?"
