@@ -46,7 +46,7 @@ class GenerateConfig:
     judge_keep_top: int = 1
     grounding: float = 0.5  # share of an answer's content words its chunk must contain
     # Knowledge rows also closed-book: a twin of each without its passage (docs/generate.md)
-    closed_book: bool = True
+    closed_book: bool = False
     # Document-derived knowledge rows, closed-book (docs/generate.md); 0: none.
     fact_questions: int = 0  # document facts asked about per knowledge leaf
     questions_per_fact: int = 3  # questions written per fact, each with its answer

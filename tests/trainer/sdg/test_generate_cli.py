@@ -38,7 +38,7 @@ def repo(tmp_path: Path) -> Path:
     docs = tmp_path / "taxonomy/knowledge/c/documents"
     docs.mkdir()
     (docs / "topic.md").write_text(DOC)
-    (tmp_path / "bot.yaml").write_text("generate:\n  max_rounds: 1\n")
+    (tmp_path / "bot.yaml").write_text("generate:\n  max_rounds: 1\n  closed_book: true\n")
     return tmp_path
 
 
@@ -73,7 +73,10 @@ def test_incremental_generation(repo: Path, teacher: str) -> None:
     out = Path(leaves["knowledge/c"]["output"])
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     seeds = [r for r in rows if r["metadata"]["source"] == "seed"]
-    assert len(seeds) == 15 - 3  # 5 contexts x 3 Q&A, one in five held out
+    read = [r for r in seeds if r["messages"][0]["content"].startswith("Context:\n")]
+    assert len(read) == 15 - 3  # 5 contexts x 3 Q&A, one in five held out
+    twins = [r["messages"][0]["content"] for r in seeds if r not in read]  # generate.closed_book
+    assert twins == [r["messages"][0]["content"].split("\n\nQuestion:\n")[1] for r in read]
     assert all(r["metadata"]["leaf"] == "knowledge/c" for r in rows)
     assert {m["role"] for r in rows for m in r["messages"]} == {"user", "assistant"}
 
