@@ -60,9 +60,9 @@ def facts(chunks: list[Chunk]) -> list[Fact]:
 
 def names(chunk: Chunk) -> list[str]:
     """The names a chunk mentions, most often first (ties in text order)."""
-    counts = Counter(t.text for s in document_sentences(chunk.text) for t in terms(s))
-    named = {t.text for s in document_sentences(chunk.text) for t in terms(s) if t.type == "name"}
-    return [n for n, _ in counts.most_common() if n in named]
+    found = [t for s in document_sentences(chunk.text) for t in terms(s)]
+    counts = Counter(t.text for t in found if t.type == "name")
+    return [n for n, _ in counts.most_common()]
 
 
 def hash_order(run: StageRunner, stage: str, items: list[T], text: list[str]) -> list[T]:
