@@ -11,6 +11,13 @@ Two things need saying to Python for that:
   exits 0.
 - SIGTERM (what `kill`, CI runners on cancel and systemd send) kills Python on the spot,
   with no message and exit status -15.
+
+An exception raised by a signal handler can also be lost: the handler runs at whatever
+Python bytecode the main thread is at, and C code that calls back into Python (a library's
+hook, an attribute or dict lookup) may clear the error it sees without a word. CI saw a
+SIGTERM sent mid-training vanish that way once in dozens of runs: the run went on to the end
+and exited 0. So the handlers also record the signal, and the long stages call `check()` at
+their safe points (each training step, the end of each stage), which raises it again.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from types import FrameType
 SIGINT_EXIT = 128 + signal.SIGINT  # 130, what a shell reports for a process killed by Ctrl-C
 SIGTERM_EXIT = 128 + signal.SIGTERM  # 143
 
+_received: list[int] = []  # signals received within interruptible(), oldest first
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so every handler of one handles both."""
@@ -38,6 +47,14 @@ def exit_code(exc: KeyboardInterrupt) -> int:
 def what(exc: KeyboardInterrupt) -> str:
     """The word for what stopped the command: "terminated" (SIGTERM) or "interrupted"."""
     return "terminated" if isinstance(exc, Terminated) else "interrupted"
+
+
+def check() -> None:
+    """Raise the stop that a signal received within interruptible() asked for, if any: a
+    no-op unless one came, so safe points call it freely. It raises again on every call: a
+    process asked to stop keeps stopping at each safe point until interruptible() exits."""
+    if _received:
+        raise Terminated if _received[-1] == signal.SIGTERM else KeyboardInterrupt
 
 
 @contextmanager
@@ -56,20 +73,27 @@ def interruptible() -> Iterator[None]:
         return
     owner = os.getpid()
 
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        _received.append(signum)
+        raise KeyboardInterrupt
+
     def terminate(signum: int, frame: FrameType | None) -> None:
         if os.getpid() != owner:  # a forked child: die of SIGTERM, as without this handler
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        _received.append(signum)
         raise Terminated
 
+    _received.clear()
     previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGINT: signal.signal(signal.SIGINT, interrupt),
         signal.SIGTERM: signal.signal(signal.SIGTERM, terminate),
     }
     try:
         yield
     finally:
+        _received.clear()
         for signum, handler in previous.items():
             # None: a handler not set from Python; the default is the closest there is.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)

@@ -201,3 +201,43 @@ def test_resource_errors_name_the_stage_and_what_to_change(
     assert result.stages[0].status == "failed"
     codes = {KeyboardInterrupt: 130, Terminated: 143}
     assert caught.value.code == codes.get(type(error), 1)
+
+
+def _swallow(sig: signal.Signals) -> None:
+    """Signal this process and lose the handler's exception, as a library's catch-all can."""
+    try:
+        os.kill(os.getpid(), sig)
+        time.sleep(30)
+    except BaseException:  # the point of the test
+        pass
+
+
+@pytest.mark.parametrize(
+    ("sig", "said", "code"),
+    [(signal.SIGINT, "interrupted", 130), (signal.SIGTERM, "terminated", 143)],
+)
+def test_a_signal_whose_exception_was_lost_still_fails_the_stage(
+    sig: signal.Signals, said: str, code: int
+) -> None:
+    from bot.interrupts import interruptible
+    from bot.stages.run import RunResult, StageFailed, _timed
+
+    result = RunResult()
+    with interruptible(), pytest.raises(StageFailed) as caught:
+        _timed(result, "generate", lambda stage: _swallow(sig))
+    assert f"{said} during generate" in str(caught.value) and caught.value.code == code
+
+
+def test_a_lost_signal_stops_training_at_the_next_step() -> None:
+    from bot.interrupts import interruptible
+    from bot.stages.train import _stoppable
+
+    seen: list[object] = []
+    step = _stoppable(seen.append)
+    with interruptible():
+        step("step 1")
+        _swallow(signal.SIGTERM)
+        with pytest.raises(Terminated):
+            step("step 2")
+    step("step 3")  # outside interruptible(): the signal is forgotten
+    assert seen == ["step 1", "step 3"]

@@ -67,6 +67,7 @@ def _timed(result: RunResult, name: str, fn: Callable[[Stage], None]) -> None:
     start = time.monotonic()
     try:
         fn(stage)
+        interrupts.check()  # a signal whose exception a library swallowed still stops here
     except StageFailed:
         stage.status = "failed"
         raise

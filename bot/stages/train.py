@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import interrupts
 from bot.stages.errors import StageFailed, UsageError
 from bot.stages.progress import Progress
 from bot.workspace import Workspace
@@ -174,7 +176,7 @@ def _train(
     try:
         return run_retrain(
             job,
-            on_step=progress.train_step,
+            on_step=_stoppable(progress.train_step),
             on_phase=progress.train_phase,
             chooser=chooser(ws) if train.choose_checkpoint else None,
         )
@@ -182,6 +184,17 @@ def _train(
         raise StageFailed("train", str(exc)) from None
     finally:
         progress.end("train")
+
+
+def _stoppable(on_step: Callable[[Any], None]) -> Callable[[Any], None]:
+    """`on_step` that first stops the phase at this step's end if a signal came whose
+    exception was lost (bot.interrupts): the step is logged, the checkpoint before it kept."""
+
+    def step(event: Any) -> None:
+        interrupts.check()
+        on_step(event)
+
+    return step
 
 
 def _record(ws: Workspace, result: RetrainResult, base_model: str) -> None:

@@ -92,3 +92,37 @@ def test_the_cli_exits_like_a_shell_reports_the_signal(
     monkeypatch.setattr("bot.commands.simulate.run", stopped)
     assert main(["simulate"]) == code
     assert capsys.readouterr().err.strip() == what(error)
+
+
+SWALLOWED = """
+import os, signal, sys, time
+from bot.interrupts import check, interruptible
+
+sig = getattr(signal, sys.argv[1])
+with interruptible():
+    check()  # nothing received yet: no-op
+    try:  # what a library's catch-all can do to the handler's exception
+        os.kill(os.getpid(), sig)
+        time.sleep(30)
+    except BaseException:
+        pass
+    for _ in range(2):  # each safe point raises it again
+        try:
+            check()
+            print("not stopped")
+        except KeyboardInterrupt as exc:
+            print(type(exc).__name__)
+check()  # outside: forgotten
+print("after")
+"""
+
+
+@pytest.mark.parametrize(
+    ("sig", "raised"), [("SIGINT", "KeyboardInterrupt"), ("SIGTERM", "Terminated")]
+)
+def test_a_signal_whose_exception_was_swallowed_stops_at_the_next_check(
+    sig: str, raised: str
+) -> None:
+    done = _run(SWALLOWED, sig)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == [raised, raised, "after"]
