@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.taxonomy.find import LeafFile
-from bot.taxonomy.yamlload import MAX_BYTES, load
+from bot.taxonomy.yamlload import MAX_BYTES, Loaded, load
 from bot.validation.problems import Problem, error
 from bot.validation.rules import content, duplicates, layout, schema
 from bot.validation.rules.documents import check_documents
@@ -98,33 +98,40 @@ def check_file(leaf: LeafFile, opts: Options) -> FileResult:
         res.problems.append(
             error(
                 "version-required",
-                f"new and changed leaves must declare "
-                f"version {opts.require_version} or later (this one is "
-                f"{version})",
+                f"new and changed leaves must declare version {opts.require_version} or "
+                f"later (this one is {version})",
                 *doc.where(("version",)),
             )
         )
+    if stop := _unreadable_shape(doc, kind, version):
+        res.problems.append(stop)
+        return res
+    _check_content(leaf, doc, kind, version, opts, res)
+    return res
+
+
+def _unreadable_shape(doc: Loaded, kind: str, version: int) -> Problem | None:
+    """The error that makes the rest of the checks meaningless, if any."""
     if kind == "knowledge" and version < 3:
-        res.problems.append(
-            error(
-                "knowledge-version",
-                f"knowledge leaves need `version: 3` "
-                f"(this file is version {version}); add it, with the keys "
-                "domain, document_outline and document",
-                *doc.where(("version",)),
-            )
+        return error(
+            "knowledge-version",
+            f"knowledge leaves need `version: 3` (this file is version {version}); add "
+            "it, with the keys domain, document_outline and document",
+            *doc.where(("version",)),
         )
-        return res
     if not isinstance(doc.data, dict):
-        res.problems.append(
-            error(
-                "schema",
-                "the top level must be a mapping of keys "
-                "(created_by, seed_examples, ...), not "
-                f"{schema._type_name(doc.data)}",
-            )
+        return error(
+            "schema",
+            "the top level must be a mapping of keys (created_by, seed_examples, ...), "
+            f"not {schema._type_name(doc.data)}",
         )
-        return res
+    return None
+
+
+def _check_content(
+    leaf: LeafFile, doc: Loaded, kind: str, version: int, opts: Options, res: FileResult
+) -> None:
+    """Schema, content, sizes and within-leaf duplicates of a readable leaf, into `res`."""
     res.problems += layout.attribution(leaf, version)
     res.problems += schema.check(doc, kind, version)
     res.problems += content.blank_text(doc, version)
@@ -147,4 +154,3 @@ def check_file(leaf: LeafFile, opts: Options) -> FileResult:
             array("q", sorted(s)).tobytes() if u.kind in duplicates.CROSS_LEAF_KINDS else b""
             for u, s in zip(items, sets, strict=True)
         ]
-    return res

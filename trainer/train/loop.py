@@ -26,7 +26,15 @@ from trainer.data.render import IGNORE, Rendered, RenderError, render
 from trainer.train import checkpoint as ckpt
 from trainer.train.config import TrainConfig
 from trainer.train.plan import Plan, Step, leaf_exposure, make_plan
-from trainer.train.session import LOG, RunLog, TrainError, open_session, resume_point, save_points
+from trainer.train.session import (
+    LOG,
+    RunLog,
+    Session,
+    TrainError,
+    open_session,
+    resume_point,
+    save_points,
+)
 
 __all__ = ["LOG", "PhaseJob", "PhaseResult", "StepEvent", "TrainError", "train_phase"]
 
@@ -201,28 +209,11 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
             tokens / max(now - tick, 1e-9),
             now - t0,
         )
-        log.write(
-            {
-                "step": event.step,
-                "epoch": step.epoch,
-                "loss": loss,
-                "lr": lr,
-                "tokens": tokens,
-                "tokens_per_s": round(event.tokens_per_s, 1),
-                "elapsed": round(event.elapsed, 3),
-                "samples": step.examples,
-            }
-        )
+        log.write(_log_row(event, step))
         if on_step:
             on_step(event)
         if index + 1 in saves:
-            meta = ckpt.CheckpointMeta(
-                index + 1, step.epoch, run.samples, run.tokens, loss, plan.digest
-            )
-            full = job.base if cfg.quantize != "none" else None
-            last = ckpt.save(
-                job.out, meta, model, tokenizer, accelerator, cfg.keep_checkpoints, full_base=full
-            )
+            last = _save(job, run, plan, index, loss, tokenizer)
     if last is None:
         raise TrainError(f"phase {job.name}: the plan has no steps")
     return PhaseResult(
@@ -240,6 +231,33 @@ def train_phase(job: PhaseJob, on_step: Callable[[StepEvent], None] | None = Non
         epochs=plan.epochs,
         leaves=leaf_exposure(plan, leaves, cfg),
     )
+
+
+def _save(
+    job: PhaseJob, run: Session, plan: Plan, index: int, loss: float, tokenizer: Any
+) -> ckpt.Checkpoint:
+    """The checkpoint after step `index` (0-based), older ones pruned."""
+    cfg = job.config
+    meta = ckpt.CheckpointMeta(
+        index + 1, plan.steps[index].epoch, run.samples, run.tokens, loss, plan.digest
+    )
+    full = job.base if cfg.quantize != "none" else None  # QLoRA: merge into full precision
+    return ckpt.save(
+        job.out, meta, run.model, tokenizer, run.accelerator, cfg.keep_checkpoints, full_base=full
+    )
+
+
+def _log_row(event: StepEvent, step: Step) -> dict[str, Any]:
+    return {
+        "step": event.step,
+        "epoch": step.epoch,
+        "loss": event.loss,
+        "lr": event.lr,
+        "tokens": event.tokens,
+        "tokens_per_s": round(event.tokens_per_s, 1),
+        "elapsed": round(event.elapsed, 3),
+        "samples": step.examples,
+    }
 
 
 def _efficiency(examples: list[Rendered], plan: Plan, cfg: TrainConfig) -> float:

@@ -241,25 +241,7 @@ def compare_with_committed(
     head_tree = repo.head.peel(pygit2.Commit).tree
     prefix = taxonomy.resolve().relative_to(root.resolve()).as_posix()
     prefix = "" if prefix == "." else prefix
-    cache = cache_dir / NAME
-    index = _preloaded.pop(cache) if cache in _preloaded else _read(cache)
-    stale: set[str] = set()
-    if index is not None and index.tree != str(head_tree.id):
-        old = repo.get(index.tree)
-        if not isinstance(old, pygit2.Tree):
-            index = None
-        else:
-            for change in old.diff_to_tree(head_tree).deltas:
-                stale.update((change.old_file.path, change.new_file.path))
-            stale = {p for p in stale if p.endswith(LEAF_NAME)}
-            if len(stale) > REBUILD_SHARE * max(len(index.header["files"]), 1):
-                index = None
-    if index is None:
-        blobs = _leaf_blobs(repo, head_tree, prefix)
-        items = [(rel, repo[oid].read_raw()) for rel, oid in sorted(blobs.items())]
-        index = _build(_fingerprint_many(items), str(head_tree.id))
-        _write(cache, index)
-        stale = set()
+    index, stale = _current_index(repo, head_tree, prefix, cache_dir / NAME)
     focus_rel = {str((base / r.path).resolve().relative_to(root.resolve())) for r in focus}
     fresh = [(rel, _blob(repo, head_tree, rel)) for rel in sorted(stale - focus_rel)]
     delta = _fingerprint_many([(rel, raw) for rel, raw in fresh if raw])
@@ -280,27 +262,62 @@ def compare_with_committed(
                 continue
             me = len(entries)
             entries.append(Entry(r.path, path, line, kind))
-            freq = {h: len(index.postings(h)) for h in a}
-            prefix_hashes = sorted(a, key=lambda h: (freq[h], h))[: prefix_length(len(a))]
-            candidates: set[int] = set()
-            for h in prefix_hashes:
-                candidates.update(index.postings(h))
-            found: list[tuple[float, tuple[str, Any, int, str]]] = []
-            for c in candidates:
-                rel = index.file(c)
-                if rel in excluded or index.kind(c) != kind:
-                    continue
-                sim = jaccard(a, index.unit_set(c))
-                if sim >= NEAR:
-                    found.append((sim, (rel, *index.location(c), kind)))
-            for rel, cpath, cline, ckind, cset in delta_entries:
-                if ckind == kind and (sim := jaccard(a, cset)) >= NEAR:
-                    found.append((sim, (rel, cpath, cline, ckind)))
+            found = _near(a, kind, index, excluded, delta_entries)
             if found:
                 sim, (rel, cpath, cline, ckind) = max(found, key=lambda f: (f[0], f[1][0]))
                 entries.append(Entry(display(rel), cpath, cline, ckind))
                 best[me] = (sim, len(entries) - 1)
     return dict(warnings_for(entries, best, {r.path for r in focus}))
+
+
+def _current_index(repo: Any, head_tree: Any, prefix: str, cache: Path) -> tuple[Index, set[str]]:
+    """The index of HEAD's leaves and the leaf paths changed since it was built (stale).
+    A cached index of another tree is reused unless too much changed; else rebuilt."""
+    import pygit2
+
+    index = _preloaded.pop(cache) if cache in _preloaded else _read(cache)
+    stale: set[str] = set()
+    if index is not None and index.tree != str(head_tree.id):
+        old = repo.get(index.tree)
+        if not isinstance(old, pygit2.Tree):
+            index = None
+        else:
+            for change in old.diff_to_tree(head_tree).deltas:
+                stale.update((change.old_file.path, change.new_file.path))
+            stale = {p for p in stale if p.endswith(LEAF_NAME)}
+            if len(stale) > REBUILD_SHARE * max(len(index.header["files"]), 1):
+                index = None
+    if index is None:
+        blobs = _leaf_blobs(repo, head_tree, prefix)
+        items = [(rel, repo[oid].read_raw()) for rel, oid in sorted(blobs.items())]
+        index = _build(_fingerprint_many(items), str(head_tree.id))
+        _write(cache, index)
+        stale = set()
+    return index, stale
+
+
+def _near(
+    a: frozenset[int], kind: str, index: Index, excluded: set[str], delta: list[Any]
+) -> list[tuple[float, tuple[str, Any, int, str]]]:
+    """Units of other leaves (the index's, then the changed ones') near shingle set `a`.
+    Prefix filtering: a unit at Jaccard >= NEAR must share one of a's rarest hashes."""
+    freq = {h: len(index.postings(h)) for h in a}
+    prefix_hashes = sorted(a, key=lambda h: (freq[h], h))[: prefix_length(len(a))]
+    candidates: set[int] = set()
+    for h in prefix_hashes:
+        candidates.update(index.postings(h))
+    found: list[tuple[float, tuple[str, Any, int, str]]] = []
+    for c in candidates:
+        rel = index.file(c)
+        if rel in excluded or index.kind(c) != kind:
+            continue
+        sim = jaccard(a, index.unit_set(c))
+        if sim >= NEAR:
+            found.append((sim, (rel, *index.location(c), kind)))
+    for rel, cpath, cline, ckind, cset in delta:
+        if ckind == kind and (sim := jaccard(a, cset)) >= NEAR:
+            found.append((sim, (rel, cpath, cline, ckind)))
+    return found
 
 
 def _blob(repo: Any, tree: Any, rel: str) -> bytes:
