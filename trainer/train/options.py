@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from trainer.sdg.store import write_atomic
 from trainer.train import checkpoint as ckpt
-from trainer.train.loop import PhaseJob, StepEvent, train_phase
+from trainer.train.loop import PhaseJob, PhaseResult, StepEvent, train_phase
 from trainer.train.phases import PhaseOutcome, PhaseTrainer
 from trainer.train.session import TrainError, barrier, main_process, write_on_main
 
 if TYPE_CHECKING:
+    from trainer.data.rows import Row
     from trainer.train.merge import MergeMethod, ShardBy
 
 
@@ -44,68 +45,71 @@ def disperse(
         rows = parse_jsonl(job.data.read_bytes(), job.data)
         if len(rows) < k:
             raise TrainError(f"phase {job.name}: {len(rows)} rows cannot make {k} shards")
-        subs: list[dict[str, Any]] = []
-        lasts: list[Path] = []
-        totals = {"samples": 0, "tokens": 0, "processed": 0, "steps": 0, "seconds": 0.0}
-        loss = 0.0
-        leaves: dict[str, dict[str, int]] = {}  # summed over the sub-models
-        for i, shard in enumerate(shard_rows(rows, k, seed, by)):
-            data = job.out / "shards" / f"{i}.jsonl"
-            text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in shard)
-            if not data.is_file() or data.read_text("utf-8") != text:
-                write_on_main(data, text)
-            sub = replace(job, name=f"{job.name}[{i + 1}/{k}]", data=data, out=job.out / f"sub-{i}")
-            result = train_phase(sub, on_step)  # resuming a finished sub-run is instant
-            last = ckpt.checkpoints(sub.out)[-1]
-            lasts.append(last.path)
-            subs.append(
-                {
-                    "shard": i,
-                    "rows": len(shard),
-                    "checkpoint": str(last.path),
-                    "loss": last.meta.loss,
-                }
-            )
-            loss += last.meta.loss / k
-            totals["samples"] += result.samples
-            totals["tokens"] += result.tokens
-            totals["processed"] += result.processed_tokens
-            totals["steps"] += result.steps
-            totals["seconds"] += result.seconds
-            for leaf, counts in result.leaves.items():
-                mine = leaves.setdefault(leaf, dict.fromkeys(counts, 0))
-                for key, n in counts.items():
-                    mine[key] += n
+        shards = shard_rows(rows, k, seed, by)
+        runs = [_train_shard(job, i, k, shard, on_step) for i, shard in enumerate(shards)]
         try:
             merged = merge_checkpoints(
-                lasts,
+                [last.path for _, last in runs],
                 job.out / "merged",
                 MergeConfig(method=method),
                 base=job.base if method == "ties" else None,
             )
         except MergeError as exc:
             raise TrainError(f"phase {job.name}: merging the sub-models failed: {exc}") from exc
-        tps = totals["tokens"] / totals["seconds"] if totals["seconds"] else 0.0
-        eff = totals["tokens"] / totals["processed"] if totals["processed"] else 1.0
+        results = [result for result, _ in runs]
+        tokens = sum(r.tokens for r in results)
+        processed = sum(r.processed_tokens for r in results)
+        seconds = sum(r.seconds for r in results)
         return PhaseOutcome(
             name=job.name,
-            samples=int(totals["samples"]),
-            tokens=int(totals["tokens"]),
-            steps=int(totals["steps"]),
-            final_loss=loss,
-            tokens_per_s=tps,
-            packing_efficiency=eff,
+            samples=sum(r.samples for r in results),
+            tokens=tokens,
+            steps=sum(r.steps for r in results),
+            final_loss=sum(last.meta.loss for _, last in runs) / k,
+            tokens_per_s=tokens / seconds if seconds else 0.0,
+            packing_efficiency=tokens / processed if processed else 1.0,
             checkpoint=str(merged.path),
             data_sha256=_sha(job.data),
-            seconds=totals["seconds"],
+            seconds=seconds,
             last_checkpoint=str(merged.path),
             chosen_by=f"merge:{method}",
-            sub_models=subs,
-            epochs=result.epochs,
-            leaves=leaves,
+            sub_models=[
+                {"shard": i, "rows": n, "checkpoint": str(last.path), "loss": last.meta.loss}
+                for i, (n, (_, last)) in enumerate(zip(map(len, shards), runs, strict=True))
+            ],
+            epochs=results[-1].epochs,
+            leaves=_summed_exposure(results),
         )
 
     return train
+
+
+def _train_shard(
+    job: PhaseJob,
+    i: int,
+    k: int,
+    shard: list[Row],
+    on_step: Callable[[StepEvent], None] | None,
+) -> tuple[PhaseResult, ckpt.Checkpoint]:
+    """Sub-model i of k on its shard; resuming a finished sub-run is instant."""
+    data = job.out / "shards" / f"{i}.jsonl"
+    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in shard)
+    if not data.is_file() or data.read_text("utf-8") != text:
+        write_on_main(data, text)
+    sub = replace(job, name=f"{job.name}[{i + 1}/{k}]", data=data, out=job.out / f"sub-{i}")
+    result = train_phase(sub, on_step)
+    return result, ckpt.checkpoints(sub.out)[-1]
+
+
+def _summed_exposure(results: list[PhaseResult]) -> dict[str, dict[str, int]]:
+    """Each leaf's rows, epochs and steps summed over the sub-models."""
+    leaves: dict[str, dict[str, int]] = {}
+    for result in results:
+        for leaf, counts in result.leaves.items():
+            mine = leaves.setdefault(leaf, dict.fromkeys(counts, 0))
+            for key, n in counts.items():
+                mine[key] += n
+    return leaves
 
 
 def spin_dpo(max_pairs: int, max_new_tokens: int, seed: int = 0) -> PhaseTrainer:
