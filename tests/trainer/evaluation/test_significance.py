@@ -309,9 +309,10 @@ def test_holm_leaves_the_collector_as_it_found_it() -> None:
     assert gc.get_freeze_count() == 0
     gc.freeze()
     try:
-        frozen = gc.get_freeze_count()
         decide([given_p(0.01)], NLL)
-        assert gc.get_freeze_count() == frozen
+        # The host's frozen objects stay frozen: an unfreeze would empty the permanent
+        # generation. (Its exact size may fall: a frozen object freed by refcount leaves.)
+        assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
 
