@@ -29,10 +29,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import _common as c
-import _synth
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.*
 from rich.console import Console
 from rich.table import Table
+
+from benchmarks import _common as c
+from benchmarks import _synth
 
 con = Console(highlight=False, width=max(shutil.get_terminal_size().columns, 120))
 TARGET = 0.5

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import _common as c
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.*
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from benchmarks import _common as c
 
 con = Console(highlight=False, width=max(shutil.get_terminal_size().columns, 140))
 README = c.REPO / "schema" / "README.md"

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -40,7 +41,7 @@ def make_taxonomy(root: Path, n: int) -> None:
         (folder / "attribution.txt").write_text("self-authored\n")
 
 
-def run(root: Path, teacher: str, samples: int) -> tuple[float, dict]:
+def run(root: Path, teacher: str, samples: int) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     proc = subprocess.run(
         [

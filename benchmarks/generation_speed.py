@@ -23,6 +23,7 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,8 @@ def main() -> int:
         out = model.generate(conversations, params)
         return [g.text for g in out], sum(g.completion_tokens for g in out)
 
-    runs = [
+    Run = Callable[[], tuple[list[str], int]]
+    runs: list[tuple[str, Run, Callable[[], object]]] = [
         (
             "a. transformers generate(), one prompt at a time",
             lambda: hf_loop(model, conversations, params),

@@ -109,23 +109,45 @@ def run_ours(job: dict[str, Any]) -> SideRun:
 def run_trl(job: dict[str, Any]) -> SideRun:
     t = time.perf_counter()
     import datasets
-    from datasets import Dataset
-    from transformers import AutoTokenizer, PrinterCallback, TrainerCallback
     from transformers.utils import logging as hf_logging
+    from trl.trainer.sft_trainer import SFTTrainer  # noqa: F401 - timed as imports
+
+    from trainer.train import session  # noqa: F401
+
+    run = SideRun("trl", import_s=time.perf_counter() - t)
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    t = time.perf_counter()
+    out = tempfile.mkdtemp(prefix="sft-compare-trl-")
+    trainer = trl_trainer(job, out)
+    if job.get("dump_rows"):
+        dump_trl_rows(trainer, Path(job["dump_rows"]))
+    count_batches(trainer, run)
+    trainer.add_callback(trl_timer(run, t))
+    trainer.train()
+    run.steps = int(trainer.state.global_step)
+    saved = sorted(Path(out).glob("checkpoint-*"))
+    if not saved:
+        sys.exit("FAIL: trl wrote no checkpoint")
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    return run
+
+
+def trl_trainer(job: dict[str, Any], out: str) -> Any:
+    """TRL's SFTTrainer on the job's rows, as prompt-completion pairs, set up like ours."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer, PrinterCallback
     from trl.trainer.sft_config import SFTConfig
     from trl.trainer.sft_trainer import SFTTrainer
 
     from trainer.train.config import TrainConfig
     from trainer.train.session import load_for_training
 
-    run = SideRun("trl", import_s=time.perf_counter() - t)
-    datasets.disable_progress_bars()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    t = time.perf_counter()
     base = Path(job["base"])
     rows = [json.loads(line) for line in Path(job["data"]).read_text().splitlines() if line]
     pairs = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
-    out = tempfile.mkdtemp(prefix="sft-compare-trl-")
     args = SFTConfig(
         output_dir=out,
         learning_rate=LR,
@@ -160,15 +182,22 @@ def run_trl(job: dict[str, Any]) -> SideRun:
         processing_class=tokenizer,
     )
     trainer.remove_callback(PrinterCallback)
-    if job.get("dump_rows"):
-        # each prepared example (ids, labels) from the packed rows, for the mask comparison
-        found = []
-        for packed in trainer.train_dataset:
-            at = 0
-            for n in packed["seq_lengths"]:
-                found.append([packed["input_ids"][at : at + n], packed["labels"][at : at + n]])
-                at += n
-        Path(job["dump_rows"]).write_text(json.dumps(found))
+    return trainer
+
+
+def dump_trl_rows(trainer: Any, path: Path) -> None:
+    """Each prepared example (ids, labels) from the packed rows, for the mask comparison."""
+    found = []
+    for packed in trainer.train_dataset:
+        at = 0
+        for n in packed["seq_lengths"]:
+            found.append([packed["input_ids"][at : at + n], packed["labels"][at : at + n]])
+            at += n
+    path.write_text(json.dumps(found))
+
+
+def count_batches(trainer: Any, run: SideRun) -> None:
+    """Count what each collated batch trains (samples, real tokens, loss tokens) into run."""
     inner = trainer.data_collator
 
     def counting(examples: list[dict[str, Any]]) -> Any:
@@ -179,11 +208,17 @@ def run_trl(job: dict[str, Any]) -> SideRun:
         return batch
 
     trainer.data_collator = counting
+
+
+def trl_timer(run: SideRun, setup_start: float) -> Any:
+    """A callback that splits the trainer's time into setup, steps and saves, and logs losses."""
+    from transformers import TrainerCallback
+
     clock = {"mark": 0.0}
 
     class Timer(TrainerCallback):
         def on_train_begin(self, *a: Any, **kw: Any) -> None:
-            run.setup_s = time.perf_counter() - t
+            run.setup_s = time.perf_counter() - setup_start
             clock["mark"] = time.perf_counter()
 
         def on_step_end(self, *a: Any, **kw: Any) -> None:
@@ -198,16 +233,7 @@ def run_trl(job: dict[str, Any]) -> SideRun:
             run.save_s += time.perf_counter() - clock["mark"]
             clock["mark"] = time.perf_counter()
 
-    trainer.add_callback(Timer())
-    trainer.train()
-    run.steps = int(trainer.state.global_step)
-    saved = sorted(Path(out).glob("checkpoint-*"))
-    if not saved:
-        sys.exit("FAIL: trl wrote no checkpoint")
-    import shutil
-
-    shutil.rmtree(out, ignore_errors=True)
-    return run
+    return Timer()
 
 
 def run_mask(job: dict[str, Any]) -> dict[str, Any]:
@@ -322,25 +348,14 @@ def plan_ours(
 
     cfg = TrainConfig(**config)
     tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
-    examples, _, digest = read_examples(data, tokenizer, cfg.max_tokens)
+    examples, _, _, digest = read_examples(data, tokenizer, cfg.max_tokens)
     plan = make_plan([len(e.input_ids) for e in examples], cfg, digest)
     steps = [[[list(row) for row in mb] for mb in s.micro_batches] for s in plan.steps]
     loss_tokens = sum(examples[i].trained_tokens for s in plan.steps for i in s.examples)
     return steps, loss_tokens
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        child(argv[1], Path(argv[2]), Path(argv[3]))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    from benchmarks._common import busy
-    from benchmarks.train_speed import rows_from
-    from trainer.models.loader import local_model_dir
-
+def parse(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT / ".bot" / "data")
     ap.add_argument("--model", default="embedded")
@@ -349,15 +364,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pack-tokens", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--json-out", type=Path)
-    args = ap.parse_args(argv)
-    console = Console(highlight=False)
-    load_before = os.getloadavg()[0]
-    warning = busy()
-    if warning:
-        console.print(f"[yellow]warning: {warning}[/yellow]")
+    return ap.parse_args(argv)
+
+
+def prepare(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], str]:
+    """The job both sides get (our plan's steps decide TRL's accumulation) and a summary line."""
+    from benchmarks.train_speed import rows_from
+    from trainer.models.loader import local_model_dir
+
     rows, source = rows_from(args.data)
     base = local_model_dir(args.model)
-    work = Path(tempfile.mkdtemp(prefix="sft-compare-"))
     data = work / "data.jsonl"
     data.write_text("".join(json.dumps({"messages": r["messages"]}) + "\n" for r in rows))
     config = dict(
@@ -384,15 +400,25 @@ def main(argv: list[str] | None = None) -> int:
         "accumulation": accumulation,
         "ours_loss_tokens": ours_loss_tokens,
         "dump_rows": str(work / "trl-rows.json"),
+        "first_step": steps[0],
+        "rows": len(rows),
+        "source": source,
     }
-    console.print(
+    line = (
         f"data: {source}; {len(rows)} rows; model {args.model}; {args.steps} steps; ours: "
         f">= {args.batch_size} samples a step, {rows_per_step:.2f} packed rows a step on "
-        f"average; trl: {accumulation} packed rows a step; load average {load_before:.2f}"
+        f"average; trl: {accumulation} packed rows a step"
     )
+    return job, line
+
+
+def race(
+    job: dict[str, Any], work: Path, rounds: int, console: Any
+) -> tuple[dict[str, SideRun], dict[str, float]]:
+    """The sides in alternating order, `rounds` times: each side's fastest run and wall."""
     best: dict[str, SideRun] = {}
     walls: dict[str, float] = {}
-    for r in range(args.rounds):
+    for r in range(rounds):
         order = ("ours", "trl") if r % 2 == 0 else ("trl", "ours")
         for side in order:
             out, wall = spawn(side, job, work)
@@ -405,12 +431,13 @@ def main(argv: list[str] | None = None) -> int:
             if side not in best or run.tokens_per_s > best[side].tokens_per_s:
                 best[side] = run
             walls[side] = min(walls.get(side, wall), wall)
-        job.pop("dump_rows", None)
-    mask, _ = spawn(
-        "mask",
-        {**job, "trl_rows": str(work / "trl-rows.json"), "first_step": steps[0]},
-        work,
-    )
+        job.pop("dump_rows", None)  # TRL's prepared rows are the same every round
+    return best, walls
+
+
+def side_table(best: dict[str, SideRun], walls: dict[str, float]) -> Any:
+    from rich.table import Table
+
     table = Table(title="SFT, same rows, model, steps and learning rate (fastest of each side)")
     table.add_column("", justify="left")
     for side in ("ours", "trl"):
@@ -432,50 +459,70 @@ def main(argv: list[str] | None = None) -> int:
     row("peak RSS MB", "{:,.0f}", "peak_rss_mb")
     table.add_row("loss, first step", *(f"{best[s].losses[0]:.4f}" for s in ("ours", "trl")))
     table.add_row("loss, last step", *(f"{best[s].losses[-1]:.4f}" for s in ("ours", "trl")))
-    console.print(table)
-    ratio = best["trl"].tokens_per_s / best["ours"].tokens_per_s
-    console.print(f"training tokens/s trl / ours: {ratio:.2f}x")
-    console.print(
+    return table
+
+
+def mask_lines(mask: dict[str, Any], ours_first_loss: float) -> list[str]:
+    lines = [
         f"masks: {mask['same_ids']} of {mask['rows']} rows tokenized to the same ids; TRL "
         f"trains {mask['extra']} tokens ours does not {mask.get('extra_text', {})}, and "
         f"leaves out {mask['missing']} that ours trains"
-    )
+    ]
     if "first_loss" in mask:
         fl, ft = mask["first_loss"], mask["first_tokens"]
-        console.print(
+        lines.append(
             f"untrained model on ours' first-step examples: {fl['ours']:.4f} over "
             f"{ft['ours']:,} tokens with our mask, {fl['trl']:.4f} over {ft['trl']:,} with "
             f"TRL's (difference {fl['trl'] - fl['ours']:+.4f}); ours logged "
-            f"{best['ours'].losses[0]:.4f}"
+            f"{ours_first_loss:.4f}"
         )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        child(argv[1], Path(argv[2]), Path(argv[3]))
+        return 0
+    from rich.console import Console
+
+    from benchmarks._common import busy
+
+    args = parse(argv)
+    console = Console(highlight=False)
+    load_before = os.getloadavg()[0]
+    if warning := busy():
+        console.print(f"[yellow]warning: {warning}[/yellow]")
+    work = Path(tempfile.mkdtemp(prefix="sft-compare-"))
+    job, line = prepare(args, work)
+    console.print(f"{line}; load average {load_before:.2f}")
+    best, walls = race(job, work, args.rounds, console)
+    mask, _ = spawn("mask", {**job, "trl_rows": str(work / "trl-rows.json")}, work)
+    console.print(side_table(best, walls))
+    ratio = best["trl"].tokens_per_s / best["ours"].tokens_per_s
+    console.print(f"training tokens/s trl / ours: {ratio:.2f}x")
+    for text in mask_lines(mask, best["ours"].losses[0]):
+        console.print(text)
     load_after = os.getloadavg()[0]
-    warning = busy()
-    if warning:
+    if warning := busy():
         console.print(f"[yellow]warning: {warning}[/yellow]")
     console.print(
         f"load average: {load_before:.2f} before, {load_after:.2f} after ({os.cpu_count()} CPUs); "
         f"total {time.perf_counter() - START:.0f} s"
     )
     if args.json_out:
-        args.json_out.write_text(
-            json.dumps(
-                {
-                    "machine": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "source": source,
-                    "rows": len(rows),
-                    "load": [load_before, load_after],
-                    "sides": {
-                        k: {**asdict(v), "tokens_per_s": v.tokens_per_s} for k, v in best.items()
-                    },
-                    "wall_fastest": walls,
-                    "mask": mask,
-                    "accumulation": accumulation,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        doc = {
+            "machine": platform.platform(),
+            "cpus": os.cpu_count(),
+            "source": job["source"],
+            "rows": job["rows"],
+            "load": [load_before, load_after],
+            "sides": {k: {**asdict(v), "tokens_per_s": v.tokens_per_s} for k, v in best.items()},
+            "wall_fastest": walls,
+            "mask": mask,
+            "accumulation": job["accumulation"],
+        }
+        args.json_out.write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 
 

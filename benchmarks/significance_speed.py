@@ -34,13 +34,28 @@ import json
 import os
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from trainer.evaluation import significance as sig
+from trainer.evaluation.metrics import Better
+
+
+def seq(a: np.ndarray) -> Sequence[float]:
+    """An array as the sequence paired_test reads (it indexes and sums, nothing else)."""
+    return cast("Sequence[float]", a)
+
+
+def module_test_p(d: np.ndarray) -> Any:
+    return sig.paired_test("x", seq(0 * d), seq(d)).p
+
+
+def module_test_ci(d: np.ndarray, labels: list[int]) -> Any:
+    return sig.paired_test("x", seq(0 * d), seq(d), labels).ci
 
 
 def measure(fn: Callable[[], Any], reps: int) -> tuple[float, float, Any]:
@@ -87,12 +102,12 @@ def part_exact(reps: int, scipy_max_n: int) -> list[dict[str, Any]]:
     for n in (10, 15, 20):
         d = rng.normal(0.3, 1, n)
         ways: dict[str, Callable[[], Any]] = {
-            "module p (meet-in-the-middle)": lambda d=d: module_p(d),
-            "module paired_test (p + interval)": lambda d=d: sig.paired_test("x", 0 * d, d).p,
-            "doubling enumeration": lambda d=d: doubling_p(d),
+            "module p (meet-in-the-middle)": partial(module_p, d),
+            "module paired_test (p + interval)": partial(module_test_p, d),
+            "doubling enumeration": partial(doubling_p, d),
         }
         if n <= scipy_max_n:
-            ways["scipy permutation_test"] = lambda d=d: scipy_p(d)
+            ways["scipy permutation_test"] = partial(scipy_p, d)
         for name, fn in ways.items():
             sec, mb, p = measure(fn, 1 if "scipy" in name else reps)
             rows.append({"n": n, "way": name, "ms": sec * 1e3, "peak_mb": mb, "p": p})
@@ -117,7 +132,7 @@ def part_bootstrap(reps: int) -> list[dict[str, Any]]:
 
         def cold(d: np.ndarray = d, labels: list[int] = labels) -> Any:
             sig._resample_counts.cache_clear()
-            return sig.paired_test("x", 0 * d, d, labels).ci
+            return module_test_ci(d, labels)
 
         def library(method: str, s: np.ndarray = sums, n: np.ndarray = sizes) -> Any:
             return stats.bootstrap(
@@ -128,11 +143,9 @@ def part_bootstrap(reps: int) -> list[dict[str, Any]]:
 
         ways: dict[str, Callable[[], Any]] = {
             "module bootstrap-t, cold": cold,
-            "module bootstrap-t, warm": lambda d=d, labels=labels: (
-                sig.paired_test("x", 0 * d, d, labels).ci
-            ),
-            "scipy bootstrap percentile": lambda: library("percentile"),
-            "scipy bootstrap BCa": lambda: library("BCa"),
+            "module bootstrap-t, warm": partial(module_test_ci, d, labels),
+            "scipy bootstrap percentile": partial(library, "percentile"),
+            "scipy bootstrap BCa": partial(library, "BCa"),
         }
         for name, fn in ways.items():
             sec, mb, ci = measure(fn, reps)
@@ -146,13 +159,13 @@ def part_report(reps: int) -> dict[str, Any]:
     rng = np.random.default_rng(3)
     shapes = [(20, 1)] * 20 + [(10, 4)] * 15 + [(30, 2)] * 15  # (sources, items per source)
     leaves = [sources(g, per, rng) for g, per in shapes]
-    better: dict[str, sig.Better] = {"nll": "lower", "mc_acc": "higher", "rouge_l": "higher"}
+    better: dict[str, Better] = {"nll": "lower", "mc_acc": "higher", "rouge_l": "higher"}
 
     def report() -> int:
         sig._resample_counts.cache_clear()
         decisions = 0
         for metric in better:
-            tests = [sig.paired_test(metric, 0 * d, d, labels) for d, labels in leaves]
+            tests = [sig.paired_test(metric, seq(0 * d), seq(d), labels) for d, labels in leaves]
             decisions += len(sig.decide(tests, better))
         return decisions
 
@@ -193,7 +206,7 @@ def part_calibration(sims: int) -> dict[str, Any]:
                 rng=np.random.default_rng(i),
             ).confidence_interval  # fmt: skip
             pct += not ci.low <= 0 <= ci.high
-            t = sig.paired_test("x", 0 * d, d, labels, resamples=1999, seed=i % 8)
+            t = sig.paired_test("x", seq(0 * d), seq(d), labels, resamples=1999, seed=i % 8)
             t_rej += t.p is not None and t.p <= 0.05
             t_cover += t.ci is not None and t.ci[0] <= 0 <= t.ci[1]
         row = {"percentile": pct / sims, "bootstrap_t": t_rej / sims, "t_cover": t_cover / sims}

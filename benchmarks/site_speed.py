@@ -27,8 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import _synth  # noqa: E402
-
+from benchmarks import _synth  # noqa: E402
 from bot.stages.site import SiteRequest, site  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402
 from tests.bot.site import synth  # noqa: E402  (the site tests' workspace builder)

@@ -90,7 +90,7 @@ def train_flops(model_dir: Path, tokens: int, mean_len: float) -> float:
             for key in st.keys():  # noqa: SIM118 - safe_open is not iterable
                 params += _numel(st.get_slice(key).get_shape())
     attention = 12 * cfg["num_hidden_layers"] * cfg["hidden_size"] * mean_len
-    return (6 * params + attention) * tokens
+    return float((6 * params + attention) * tokens)
 
 
 def _numel(shape: list[int]) -> int:
