@@ -105,7 +105,7 @@ def run_side(base: Path, data: Path, cfg: TrainConfig, name: str) -> PhaseResult
         return train_phase(PhaseJob(name, base, data, Path(out), cfg))
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT / ".bot" / "data")
     ap.add_argument("--model", default="embedded")
@@ -114,13 +114,50 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pack-tokens", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--json-out", type=Path)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def race(
+    base: Path, data: Path, sides: dict[str, TrainConfig], rounds: int, console: Console
+) -> dict[str, PhaseResult]:
+    """Each side `rounds` times, in turn: the fastest run of each."""
+    best: dict[str, PhaseResult] = {}
+    for r in range(rounds):
+        for name, cfg in sides.items():
+            res = run_side(base, data, cfg, name)
+            console.print(
+                f"round {r + 1} {name}: {res.tokens_per_s:,.1f} tok/s, "
+                f"efficiency {res.packing_efficiency:.3f}"
+            )
+            if name not in best or res.tokens_per_s > best[name].tokens_per_s:
+                best[name] = res
+    return best
+
+
+def throughput_table(best: dict[str, PhaseResult]) -> Table:
+    table = Table(title="training throughput, same rows and steps")
+    for col in ("side", "samples", "real tokens", "processed", "efficiency", "tok/s"):
+        table.add_column(col, justify="left" if col == "side" else "right")
+    for name in ("padded", "packed"):
+        res = best[name]
+        table.add_row(
+            name,
+            str(res.samples),
+            f"{res.tokens:,}",
+            f"{res.processed_tokens:,}",
+            f"{res.packing_efficiency:.3f}",
+            f"{res.tokens_per_s:,.1f}",
+        )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
     console = Console(highlight=False)
     load_before = os.getloadavg()[0]
     rows, source = rows_from(args.data)
     base = local_model_dir(args.model)
-    work = Path(tempfile.mkdtemp(prefix="train-speed-"))
-    data = work / "data.jsonl"
+    data = Path(tempfile.mkdtemp(prefix="train-speed-")) / "data.jsonl"
     data.write_text("".join(json.dumps({"messages": r["messages"]}) + "\n" for r in rows))
     common = dict(
         lr=1e-5,
@@ -138,35 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         f"data: {source}; {len(rows)} rows; model {args.model}; "
         f"{args.steps} steps x {args.batch_size} samples per side"
     )
-    best: dict[str, PhaseResult] = {}
-    for r in range(args.rounds):
-        for name, cfg in sides.items():
-            res = run_side(base, data, cfg, name)
-            console.print(
-                f"round {r + 1} {name}: {res.tokens_per_s:,.1f} tok/s, "
-                f"efficiency {res.packing_efficiency:.3f}"
-            )
-            if name not in best or res.tokens_per_s > best[name].tokens_per_s:
-                best[name] = res
+    best = race(base, data, sides, args.rounds, console)
     peak = matmul_flops()
     packed, padded = best["packed"], best["padded"]
     mean_len = packed.tokens / max(packed.samples, 1)
     achieved = train_flops(base, packed.tokens, mean_len) / (packed.tokens / packed.tokens_per_s)
     speedup = packed.tokens_per_s / padded.tokens_per_s
-    table = Table(title="training throughput, same rows and steps")
-    for col in ("side", "samples", "real tokens", "processed", "efficiency", "tok/s"):
-        table.add_column(col, justify="left" if col == "side" else "right")
-    for name in ("padded", "packed"):
-        res = best[name]
-        table.add_row(
-            name,
-            str(res.samples),
-            f"{res.tokens:,}",
-            f"{res.processed_tokens:,}",
-            f"{res.packing_efficiency:.3f}",
-            f"{res.tokens_per_s:,.1f}",
-        )
-    console.print(table)
+    console.print(throughput_table(best))
     console.print(f"tokens/s packed / padded: {speedup:.2f}x")
     console.print(
         f"fp32 matmul: {peak / 1e9:,.1f} GFLOP/s; training (packed): "
@@ -183,25 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     for what, ok in checks.items():
         console.print(f"{verdict(ok)}: {what}")
     if args.json_out:
-        args.json_out.write_text(
-            json.dumps(
-                {
-                    "machine": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "source": source,
-                    "rows": len(rows),
-                    "load": [load_before, load_after],
-                    "sides": {k: v.__dict__ for k, v in best.items()},
-                    "speedup": speedup,
-                    "matmul_flops": peak,
-                    "train_flops": achieved,
-                    "mfu_vs_matmul": achieved / peak,
-                    "checks": checks,
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        doc = {
+            "machine": platform.platform(),
+            "cpus": os.cpu_count(),
+            "source": source,
+            "rows": len(rows),
+            "load": [load_before, load_after],
+            "sides": {k: v.__dict__ for k, v in best.items()},
+            "speedup": speedup,
+            "matmul_flops": peak,
+            "train_flops": achieved,
+            "mfu_vs_matmul": achieved / peak,
+            "checks": checks,
+        }
+        args.json_out.write_text(json.dumps(doc, indent=2) + "\n")
     return 0 if all(checks.values()) else 1
 
 
