@@ -87,20 +87,23 @@ def hf_loop(
     return texts, tokens
 
 
-def main() -> int:
+Run = Callable[[], tuple[list[str], int]]
+
+
+def parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json-out", type=Path)
-    args = ap.parse_args()
-    con = Console(highlight=False, width=max(shutil.get_terminal_size().columns, 120))
-    con.print(f"Loading the embedded model on {args.device} ...")
-    model = load_model("embedded", device=args.device)
-    assert isinstance(model, HFChatModel)
-    conversations = prompts(args.prompts)
-    params = GenerationParams(max_new_tokens=args.max_new_tokens)
+    return ap.parse_args()
+
+
+def ways(
+    model: HFChatModel, conversations: list[list[dict[str, str]]], params: GenerationParams
+) -> list[tuple[str, Run, Callable[[], object]]]:
+    """(name, the timed run, its warm-up) of each way of generating."""
     warm = conversations[:1], GenerationParams(max_new_tokens=4)
 
     def ours_single() -> tuple[list[str], int]:
@@ -111,8 +114,7 @@ def main() -> int:
         out = model.generate(conversations, params)
         return [g.text for g in out], sum(g.completion_tokens for g in out)
 
-    Run = Callable[[], tuple[list[str], int]]
-    runs: list[tuple[str, Run, Callable[[], object]]] = [
+    return [
         (
             "a. transformers generate(), one prompt at a time",
             lambda: hf_loop(model, conversations, params),
@@ -125,13 +127,18 @@ def main() -> int:
         ),
         ("c. ChatModel.generate(), batched", ours_batched, lambda: model.generate(*warm)),
     ]
-    load_before = os.getloadavg()
+
+
+def measure(
+    runs: list[tuple[str, Run, Callable[[], object]]], repeats: int, con: Console
+) -> list[dict[str, Any]]:
+    """Each way warmed up, then timed `repeats` times in turn: its fastest pass."""
     rows: list[dict[str, Any]] = [{"method": name} for name, _, _ in runs]
     for _, _, warm_up in runs:
         warm_up()
-    for repeat in range(args.repeats):
+    for repeat in range(repeats):
         for row, (name, run, _) in zip(rows, runs, strict=True):
-            con.print(f"  pass {repeat + 1}/{args.repeats}: {name} ...")
+            con.print(f"  pass {repeat + 1}/{repeats}: {name} ...")
             start = time.perf_counter()
             texts, tokens = run()
             seconds = time.perf_counter() - start
@@ -142,13 +149,13 @@ def main() -> int:
                     "tokens_per_s": tokens / seconds,
                     "texts": texts,
                 }
-    load_after = os.getloadavg()
+    return rows
+
+
+def speed_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """The rows against the first (its speed-up and how many texts match it), tabled."""
     base = rows[0]
-    table = Table(
-        title=f"Generation speed: {args.prompts} prompts, greedy, max_new_tokens="
-        f"{args.max_new_tokens}, {args.device}, "
-        f"max_batch_tokens={model.max_batch_tokens}"
-    )
+    table = Table(title=title)
     for col in ("method", "seconds", "tokens", "tokens/s", "vs a", "same text as a"):
         table.add_column(col, justify="left" if col == "method" else "right")
     for row in rows:
@@ -160,29 +167,42 @@ def main() -> int:
             str(row["tokens"]),
             f"{row['tokens_per_s']:.1f}",
             f"{row['speedup']:.2f}x",
-            f"{row['same_text']}/{args.prompts}",
+            f"{row['same_text']}/{len(base['texts'])}",
         )
-    con.print(table)
+    return table
+
+
+def main() -> int:
+    args = parse()
+    con = Console(highlight=False, width=max(shutil.get_terminal_size().columns, 120))
+    con.print(f"Loading the embedded model on {args.device} ...")
+    model = load_model("embedded", device=args.device)
+    assert isinstance(model, HFChatModel)
+    params = GenerationParams(max_new_tokens=args.max_new_tokens)
+    load_before = os.getloadavg()
+    rows = measure(ways(model, prompts(args.prompts), params), args.repeats, con)
+    load_after = os.getloadavg()
+    title = (
+        f"Generation speed: {args.prompts} prompts, greedy, max_new_tokens="
+        f"{args.max_new_tokens}, {args.device}, max_batch_tokens={model.max_batch_tokens}"
+    )
+    con.print(speed_table(rows, title))
     con.print(
         f"load average (1, 5, 15 min) before {_load(load_before)}, after "
         f"{_load(load_after)}; {os.cpu_count()} CPUs"
     )
     ok = rows[2]["speedup"] >= TARGET
     if args.json_out:
-        args.json_out.write_text(
-            json.dumps(
-                {
-                    "machine": {
-                        "cpu": platform.processor() or platform.machine(),
-                        "python": platform.python_version(),
-                    },
-                    "settings": vars(args) | {"json_out": str(args.json_out)},
-                    "load_average": {"before": load_before, "after": load_after},
-                    "rows": [{k: v for k, v in r.items() if k != "texts"} for r in rows],
-                },
-                indent=2,
-            )
-        )
+        doc = {
+            "machine": {
+                "cpu": platform.processor() or platform.machine(),
+                "python": platform.python_version(),
+            },
+            "settings": vars(args) | {"json_out": str(args.json_out)},
+            "load_average": {"before": load_before, "after": load_after},
+            "rows": [{k: v for k, v in r.items() if k != "texts"} for r in rows],
+        }
+        args.json_out.write_text(json.dumps(doc, indent=2))
     verdict = "PASS" if ok else "FAIL"
     con.print(
         f"{verdict}: batched generation {rows[2]['speedup']:.2f}x the one-at-a-time "
