@@ -112,7 +112,7 @@ def run_trl(job: dict[str, Any]) -> SideRun:
     from transformers.utils import logging as hf_logging
     from trl.trainer.sft_trainer import SFTTrainer  # noqa: F401 - timed as imports
 
-    from trainer.train import session  # noqa: F401
+    from trainer.train import session  # noqa: F401 - timed as imports too
 
     run = SideRun("trl", import_s=time.perf_counter() - t)
     datasets.disable_progress_bars()
