@@ -35,8 +35,10 @@ under "validation": what tuning the profile may look at (issue 16 point 7). The 
 figures are what is reported; a setting is never chosen on them.
 
 Intervals: 95% percentile intervals from resampling each leaf's items (the same resample for
-every model, so the comparison stays paired), 2,000 times. Beside them, the A/A noise band of
-one leaf (bot.yaml evaluate.noise_band) where one is measured. Writes `<out>.json` and
+every model, so the comparison stays paired), 2,000 times. Replay against no replay is
+compared the same way, item by item: each figure's difference with its own interval
+(`replay_minus_no_replay` in the JSON, printed after the tables). Beside them, the A/A
+noise band of one leaf (bot.yaml evaluate.noise_band) where one is measured. Writes `<out>.json` and
 `<out>.png` (one heatmap of a per variant) and prints the tables. The replay variant's
 reports are kept in `<work>/evaluate/history/`, so `bot site --work <work>/evaluate` shows
 this run's merges leaf by leaf. A variant's models (about 19 GB on the laptop profile) are
@@ -69,7 +71,14 @@ from bot.stages.train import RetrainRequest, retrain  # noqa: E402
 from bot.workspace import Workspace  # noqa: E402
 from trainer.evaluation.chooser import CHOOSER_SETTINGS  # noqa: E402
 from trainer.evaluation.compare import item_metrics  # noqa: E402
-from trainer.evaluation.continual import Score, Scores, intervals, matrix, summary  # noqa: E402
+from trainer.evaluation.continual import (  # noqa: E402
+    Score,
+    Scores,
+    difference,
+    intervals,
+    matrix,
+    summary,
+)
 from trainer.evaluation.noise import NoiseError, load_bands  # noqa: E402
 from trainer.evaluation.run import run_model  # noqa: E402
 
@@ -293,9 +302,10 @@ def main() -> int:
     evaluator = evaluation_workspace(work)
     validate = ValidationScorer(evaluator, args.base_model)
     results: dict[str, Any] = {}
+    scored: dict[str, tuple[list[Scores], list[Scores]]] = {}
     for name in variants:
         t0 = time.monotonic()
-        rows, checks = run_variant(
+        rows, checks = scored[name] = run_variant(
             name, order, work, work / "store", args.base_model, evaluator, validate
         )
         results[name] = {
@@ -320,6 +330,7 @@ def main() -> int:
         "metric": "gain = NLL_base - NLL_model per token on held-out items (higher is better)",
         "noise_band_leaf_nll": list(band) if band else None,
         "variants": results,
+        "replay_minus_no_replay": replay_gain(scored, order),
         "seconds": round(time.monotonic() - started, 1),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -327,6 +338,19 @@ def main() -> int:
     heatmap(results, order, args.out.with_suffix(".png"))
     report(doc)
     return 0
+
+
+def replay_gain(
+    scored: dict[str, tuple[list[Scores], list[Scores]]], order: list[str]
+) -> dict[str, Any] | None:
+    """Replay's figures minus no-replay's, paired item by item (held-out and validation)."""
+    if "replay" not in scored or "no-replay" not in scored:
+        return None
+    (rows, checks), (rows_b, checks_b) = scored["replay"], scored["no-replay"]
+    return {
+        "held_out": difference(rows, rows_b, order),
+        "validation": difference(checks, checks_b, order),
+    }
 
 
 def report(doc: dict[str, Any]) -> None:
@@ -340,6 +364,12 @@ def report(doc: dict[str, Any]) -> None:
     if checks:  # runs before the validation split existed have none
         name = "validation facts (knowledge leaves; what tuning may look at)"
         console.print(summary_table(name, checks))
+    if gain := doc.get("replay_minus_no_replay"):
+        cells = [
+            f"{k} {d['delta']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
+            for k, d in gain["held_out"].items()
+        ]
+        console.print("replay minus no-replay, paired by item (held-out): " + "; ".join(cells))
     if doc["noise_band_leaf_nll"]:
         console.print(f"one leaf's A/A noise band: ±{doc['noise_band_leaf_nll'][1]:.3f}")
 

@@ -12,11 +12,13 @@ gain over the base (higher is better). With T the last merge:
 - plasticity = mean_j a[j][j]: what a merge gives its own leaf.
 
 Intervals resample each leaf's items with replacement, the same resample for every row, so
-the comparison between merges stays paired.
+the comparison between merges stays paired; `difference` compares two runs (replay against
+no replay) the same way, item by item.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -58,17 +60,49 @@ def summary(a: Any) -> dict[str, float]:
     return out
 
 
-def intervals(rows: list[Scores], leaves: list[str], seed: int = 0) -> dict[str, list[float]]:
-    """95% percentile intervals of the summary, resampling each leaf's items."""
+def _resamples(rows: list[Scores], leaves: list[str], seed: int) -> Iterator[dict[str, Any]]:
+    """2,000 draws of item positions per leaf (with replacement), the same for every caller
+    with the same seed and leaf sizes: what keeps two variants' figures paired."""
     rng = np.random.default_rng(seed)
     sizes = {leaf: sum(1 for v in rows[0].values() if v.leaf == leaf) for leaf in leaves}
-    draws: dict[str, list[float]] = {}
     for _ in range(2000):
-        pick = {
-            leaf: rng.integers(0, n, n) if n else np.array([], int) for leaf, n in sizes.items()
-        }
-        for key, value in summary(matrix(rows, leaves, pick)).items():
-            draws.setdefault(key, []).append(value)
+        yield {leaf: rng.integers(0, n, n) if n else np.array([], int) for leaf, n in sizes.items()}
+
+
+def _quantiles(draws: dict[str, list[float]]) -> dict[str, list[float]]:
     return {
         k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for k, v in draws.items()
     }
+
+
+def intervals(rows: list[Scores], leaves: list[str], seed: int = 0) -> dict[str, list[float]]:
+    """95% percentile intervals of the summary, resampling each leaf's items."""
+    draws: dict[str, list[float]] = {}
+    for pick in _resamples(rows, leaves, seed):
+        for key, value in summary(matrix(rows, leaves, pick)).items():
+            draws.setdefault(key, []).append(value)
+    return _quantiles(draws)
+
+
+def _minus(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {k: a[k] - b[k] for k in a if k in b}
+
+
+def difference(
+    first: list[Scores], second: list[Scores], leaves: list[str], seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """The first run's summary minus the second's, with a 95% interval that resamples the same
+    items for both: two runs scored on one item set are compared item by item, which two
+    separate intervals (overlapping or not) do not do."""
+    if len(first) != len(second) or any(
+        set(a) != set(b) for a, b in zip(first, second, strict=True)
+    ):
+        raise ValueError("the two runs were not scored on the same items after every merge")
+    draws: dict[str, list[float]] = {}
+    for pick in _resamples(first, leaves, seed):
+        found = _minus(summary(matrix(first, leaves, pick)), summary(matrix(second, leaves, pick)))
+        for key, value in found.items():
+            draws.setdefault(key, []).append(value)
+    point = _minus(summary(matrix(first, leaves)), summary(matrix(second, leaves)))
+    ci = _quantiles(draws)
+    return {k: {"delta": v, "ci": ci[k]} for k, v in point.items()}

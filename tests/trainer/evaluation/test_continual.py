@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.evaluation.continual import Score, Scores, intervals, matrix, summary
+from trainer.evaluation.continual import Score, Scores, difference, intervals, matrix, summary
 
 
 def rows_from(gains: list[list[float]], per_leaf: int = 4) -> tuple[list[Scores], list[str]]:
@@ -63,3 +63,32 @@ def test_leaves_without_items_drop_out_of_every_figure() -> None:
     assert found["plasticity"] == pytest.approx((0.5 + 0.6) / 2)
     only_last = [{k: v for k, v in row.items() if v.leaf == "leaf/2"} for row in rows]
     assert set(summary(matrix(only_last, leaves))) == {"ACC", "plasticity"}  # nothing earlier
+
+
+def test_difference_pairs_the_items_of_two_runs() -> None:
+    # both runs share every item's noise (the same held-out items, hard or easy alike); the
+    # second lost 0.1 on every item after the last merge: a paired difference sees exactly
+    # 0.1 where the two runs' own intervals overlap
+    rows, leaves = rows_from([[0.5, 0.0], [0.3, 0.4]], per_leaf=8)
+    rng = np.random.default_rng(2)
+    noise = {k: rng.normal(0, 0.3) for k in rows[0]}
+    first = [{k: Score(v.leaf, v.model + noise[k], v.base) for k, v in row.items()} for row in rows]
+    second = [dict(row) for row in first]
+    second[-1] = {k: Score(v.leaf, v.model + 0.1, v.base) for k, v in first[-1].items()}
+    found = difference(first, second, leaves)
+    assert found["ACC"]["delta"] == pytest.approx(0.1)
+    assert found["ACC"]["ci"] == pytest.approx([0.1, 0.1])
+    assert found["BWT"]["delta"] == pytest.approx(0.1)  # leaf 0's end moved, its merge did not
+    assert found["plasticity"]["delta"] == pytest.approx(0.1 / 2)  # leaf 1's own merge is last
+    lo_a, hi_a = intervals(first, leaves)["ACC"]
+    lo_b, hi_b = intervals(second, leaves)["ACC"]
+    assert lo_a < hi_b and lo_b < hi_a  # unpaired, the two would look alike
+
+
+def test_difference_refuses_runs_scored_on_different_items() -> None:
+    rows, leaves = rows_from([[0.5, 0.0], [0.3, 0.4]])
+    fewer = [{k: v for k, v in row.items() if not k.endswith("#0")} for row in rows]
+    with pytest.raises(ValueError, match="same items"):
+        difference(rows, fewer, leaves)
+    with pytest.raises(ValueError, match="same items"):
+        difference(rows, rows[:1], leaves)
