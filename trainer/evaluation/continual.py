@@ -18,7 +18,7 @@ no replay) the same way, item by item.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -60,16 +60,21 @@ def summary(a: Any) -> dict[str, float]:
     return out
 
 
-def _resamples(rows: list[Scores], leaves: list[str], seed: int) -> Iterator[dict[str, Any]]:
-    """2,000 draws of item positions per leaf (with replacement), the same for every caller
-    with the same seed and leaf sizes: what keeps two variants' figures paired."""
+def _bootstrap(
+    stat: Callable[[Any], dict[str, float]], rows: list[Scores], leaves: list[str], seed: int
+) -> dict[str, list[float]]:
+    """95% percentile intervals of stat(pick) over 2,000 draws of item positions per leaf
+    (with replacement). The draws depend only on the seed and the leaves' sizes, so two runs
+    scored on the same items get the same draws: what keeps their comparison paired."""
     rng = np.random.default_rng(seed)
     sizes = {leaf: sum(1 for v in rows[0].values() if v.leaf == leaf) for leaf in leaves}
+    draws: dict[str, list[float]] = {}
     for _ in range(2000):
-        yield {leaf: rng.integers(0, n, n) if n else np.array([], int) for leaf, n in sizes.items()}
-
-
-def _quantiles(draws: dict[str, list[float]]) -> dict[str, list[float]]:
+        pick = {
+            leaf: rng.integers(0, n, n) if n else np.array([], int) for leaf, n in sizes.items()
+        }
+        for key, value in stat(pick).items():
+            draws.setdefault(key, []).append(value)
     return {
         k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))] for k, v in draws.items()
     }
@@ -77,11 +82,7 @@ def _quantiles(draws: dict[str, list[float]]) -> dict[str, list[float]]:
 
 def intervals(rows: list[Scores], leaves: list[str], seed: int = 0) -> dict[str, list[float]]:
     """95% percentile intervals of the summary, resampling each leaf's items."""
-    draws: dict[str, list[float]] = {}
-    for pick in _resamples(rows, leaves, seed):
-        for key, value in summary(matrix(rows, leaves, pick)).items():
-            draws.setdefault(key, []).append(value)
-    return _quantiles(draws)
+    return _bootstrap(lambda pick: summary(matrix(rows, leaves, pick)), rows, leaves, seed)
 
 
 def _minus(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
@@ -98,11 +99,9 @@ def difference(
         set(a) != set(b) for a, b in zip(first, second, strict=True)
     ):
         raise ValueError("the two runs were not scored on the same items after every merge")
-    draws: dict[str, list[float]] = {}
-    for pick in _resamples(first, leaves, seed):
-        found = _minus(summary(matrix(first, leaves, pick)), summary(matrix(second, leaves, pick)))
-        for key, value in found.items():
-            draws.setdefault(key, []).append(value)
-    point = _minus(summary(matrix(first, leaves)), summary(matrix(second, leaves)))
-    ci = _quantiles(draws)
-    return {k: {"delta": v, "ci": ci[k]} for k, v in point.items()}
+
+    def gap(pick: Any = None) -> dict[str, float]:
+        return _minus(summary(matrix(first, leaves, pick)), summary(matrix(second, leaves, pick)))
+
+    ci = _bootstrap(gap, first, leaves, seed)
+    return {k: {"delta": v, "ci": ci[k]} for k, v in gap().items()}
