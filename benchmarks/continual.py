@@ -32,7 +32,8 @@ et al. 2018):
 The same figures on the knowledge leaves' validation facts (bot/stages/generate.py: ranked
 after the reported facts, never in a report; skills have none) are recorded beside them
 under "validation": what tuning the profile may look at (issue 16 point 7). The held-out
-figures are what is reported; a setting is never chosen on them.
+figures are what is reported; a setting is never chosen on them, and a run with `--tuning`
+prints only the validation table (the JSON keeps both).
 
 Intervals: 95% percentile intervals from resampling each leaf's items (the same resample for
 every model, so the comparison stays paired), 2,000 times. Replay against no replay is
@@ -59,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pygit2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -81,6 +83,7 @@ from trainer.evaluation.continual import (  # noqa: E402
 )
 from trainer.evaluation.noise import NoiseError, load_bands  # noqa: E402
 from trainer.evaluation.run import run_model  # noqa: E402
+from trainer.models.cache import write_atomic  # noqa: E402
 
 VARIANTS = ("replay", "no-replay", "joint", "disperse")
 DEFAULT_VARIANTS = "replay,no-replay,joint"
@@ -284,14 +287,18 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "continual-laptop")
     p.add_argument("--replot", action="store_true", help="redraw <out>.png from <out>.json")
     p.add_argument(
+        "--tuning", action="store_true",
+        help="print the validation figures only (the held-out ones still go to <out>.json)",
+    )  # fmt: skip
+    p.add_argument(
         "--keep", action="store_true",
         help="keep each variant's models (about 19 GB a variant); default: delete once scored",
     )  # fmt: skip
     args = p.parse_args()
     if args.replot:
-        doc = json.loads(args.out.with_suffix(".json").read_text())
-        heatmap(doc["variants"], doc["leaves"], args.out.with_suffix(".png"))
-        report(doc)
+        doc = json.loads(out_file(args.out, ".json").read_text())
+        heatmap(doc["variants"], doc["leaves"], out_file(args.out, ".png"))
+        report(doc, tuning=args.tuning)
         return 0
     variants = [v for v in args.variants.split(",") if v]
     if unknown := set(variants) - set(VARIANTS):
@@ -325,6 +332,8 @@ def main() -> int:
         "measured": dt.date.today().isoformat(),
         "command": " ".join(["benchmarks/continual.py", *sys.argv[1:]]),
         "profile": os.environ.get("BOT_CONFIG") or "bot.yaml",
+        "commit": head_commit(),
+        "tuning": args.tuning,
         "base_model": args.base_model,
         "leaves": order,
         "metric": "gain = NLL_base - NLL_model per token on held-out items (higher is better)",
@@ -333,11 +342,25 @@ def main() -> int:
         "replay_minus_no_replay": replay_gain(scored, order),
         "seconds": round(time.monotonic() - started, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n")
-    heatmap(results, order, args.out.with_suffix(".png"))
-    report(doc)
+    write_atomic(out_file(args.out, ".json"), json.dumps(doc, indent=2) + "\n")
+    heatmap(results, order, out_file(args.out, ".png"))
+    report(doc, tuning=args.tuning)
     return 0
+
+
+def out_file(out: Path, ext: str) -> Path:
+    """<out><ext>: appended, since a name like continual-lr1.25e-5 has no suffix to replace."""
+    return out.with_name(out.name + ext)
+
+
+def head_commit() -> str | None:
+    """The commit measured (short id, "+dirty" with uncommitted changes), for the record."""
+    try:
+        repo = pygit2.Repository(str(ROOT))
+        dirty = bool(repo.status(untracked_files="no"))
+        return str(repo.head.target)[:7] + ("+dirty" if dirty else "")
+    except pygit2.GitError:
+        return None
 
 
 def replay_gain(
@@ -353,18 +376,22 @@ def replay_gain(
     }
 
 
-def report(doc: dict[str, Any]) -> None:
+def report(doc: dict[str, Any], tuning: bool = False) -> None:
+    """The tables; a tuning run shows only what a setting may be chosen on."""
     from rich.console import Console
 
     console = Console()
     merges = len(doc["leaves"])
     title = f"continual learning, {merges} merges ({doc['measured']}, {doc['profile']})"
-    console.print(summary_table(title + ": held-out items (reported)", doc["variants"]))
+    if tuning:
+        console.print(f"{title}: a tuning run, the held-out figures are not shown")
+    else:
+        console.print(summary_table(title + ": held-out items (reported)", doc["variants"]))
     checks = {n: r["validation"] for n, r in doc["variants"].items() if "validation" in r}
     if checks:  # runs before the validation split existed have none
         name = "validation facts (knowledge leaves; what tuning may look at)"
         console.print(summary_table(name, checks))
-    if gain := doc.get("replay_minus_no_replay"):
+    if (gain := doc.get("replay_minus_no_replay")) and not tuning:
         cells = [
             f"{k} {d['delta']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
             for k, d in gain["held_out"].items()
